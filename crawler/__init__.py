@@ -1,0 +1,1 @@
+"""refeed's crawler: the Scrapy project that turns aggregator pages into stored articles."""

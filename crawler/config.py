@@ -1,0 +1,341 @@
+"""refeed.toml → a validated, typed Config; every bad key is one error line."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "CrawlConfig",
+    "OutputConfig",
+    "SourceConfig",
+    "TopicConfig",
+    "find_config",
+    "load_config",
+    "parse_config",
+    "parse_schedule",
+    "SPIDERS",
+]
+
+SPIDERS = ("limitedtimes", "generic", "feed")
+FORMATS = ("atom", "rss", "json")
+SELECTOR_FIELDS = ("title", "body", "published", "authors", "section", "image", "remove")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+DEFAULT_CONFIG = "refeed.toml"
+
+
+class ConfigError(Exception):
+    """A configuration the user must fix; str() is the one line to print."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    spider: str
+    start_urls: tuple[str, ...]
+    schedule: str = "every 30m"
+    follow: tuple[str, ...] = ()
+    articles: tuple[str, ...] = ()
+    max_pages: int = 500
+    topics: tuple[str, ...] = ()
+    selectors: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    name: str
+    title: str
+    keywords: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    dir: Path
+    base_url: str = "http://localhost:8080/"
+    formats: tuple[str, ...] = FORMATS
+    max_entries: int = 100
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    concurrency: int = 16
+    obey_robots: bool = True
+    user_agent: str = "refeed/1.0 (+https://example.org/refeed)"
+    redis_url: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    store_url: str
+    output: OutputConfig
+    crawl: CrawlConfig
+    sources: tuple[SourceConfig, ...]
+    topics: tuple[TopicConfig, ...]
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"{self._label}: no source named {name!r} (sources: {known})")
+
+    @property
+    def _label(self) -> str:
+        return self.path.name if self.path else DEFAULT_CONFIG
+
+
+def find_config(explicit: str | None) -> Path:
+    """The config file: -c, else refeed.toml in the working directory, else $REFEED_CONFIG."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{explicit}: no such configuration file")
+        return path
+    local = Path(DEFAULT_CONFIG)
+    if local.is_file():
+        return local
+    env = os.environ.get("REFEED_CONFIG")
+    if env:
+        if not Path(env).is_file():
+            raise ConfigError(f"REFEED_CONFIG={env}: no such configuration file")
+        return Path(env)
+    raise ConfigError(f"no configuration: {DEFAULT_CONFIG} not found here and REFEED_CONFIG is not set (see README)")
+
+
+def load_config(explicit: str | None = None) -> Config:
+    path = find_config(explicit)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(data, path)
+
+
+def parse_config(data: dict, path: Path | None = None) -> Config:
+    """Validate a parsed TOML document; relative paths resolve against the file's folder."""
+    label = path.name if path else DEFAULT_CONFIG
+    base = path.resolve().parent if path else Path.cwd()
+    check = _Checker(label)
+    check.keys("", data, {"store", "output", "crawl", "source", "topic"})
+
+    store = check.table("store", data.get("store", {}))
+    check.keys("store", store, {"url"})
+    store_url = _resolve_store_url(check.string("store.url", store.get("url", "sqlite:///data/refeed.sqlite3")), base)
+
+    out = check.table("output", data.get("output", {}))
+    check.keys("output", out, {"dir", "base_url", "formats", "max_entries"})
+    formats = tuple(check.strings("output.formats", out.get("formats", list(FORMATS))))
+    for fmt in formats:
+        if fmt not in FORMATS:
+            check.fail(f"output.formats: unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    if not formats:
+        check.fail("output.formats: give at least one of " + ", ".join(FORMATS))
+    base_url = check.string("output.base_url", out.get("base_url", "http://localhost:8080/"))
+    if not re.match(r"^https?://[^/\s]+", base_url):
+        check.fail(f"output.base_url: {base_url!r} is not an http(s) URL")
+    output = OutputConfig(
+        dir=_resolve_path(check.string("output.dir", out.get("dir", "public")), base),
+        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        formats=formats,
+        max_entries=check.positive("output.max_entries", out.get("max_entries", 100)),
+    )
+
+    crawl_t = check.table("crawl", data.get("crawl", {}))
+    check.keys("crawl", crawl_t, {"concurrency", "obey_robots", "user_agent", "redis_url"})
+    crawl = CrawlConfig(
+        concurrency=check.positive("crawl.concurrency", crawl_t.get("concurrency", 16)),
+        obey_robots=check.boolean("crawl.obey_robots", crawl_t.get("obey_robots", True)),
+        user_agent=check.string("crawl.user_agent", crawl_t.get("user_agent", CrawlConfig.user_agent)),
+        redis_url=check.string("crawl.redis_url", crawl_t.get("redis_url", "")),
+    )
+
+    sources = tuple(_source(check, i, raw) for i, raw in enumerate(check.array("source", data.get("source", []))))
+    names = [s.name for s in sources]
+    for name in names:
+        if names.count(name) > 1:
+            check.fail(f'source "{name}": name is used twice; names must be unique')
+    topics = tuple(_topic(check, i, raw) for i, raw in enumerate(check.array("topic", data.get("topic", []))))
+    topic_names = [t.name for t in topics]
+    for name in topic_names:
+        if topic_names.count(name) > 1:
+            check.fail(f'topic "{name}": name is used twice; names must be unique')
+    return Config(path=path, store_url=store_url, output=output, crawl=crawl, sources=sources, topics=topics)
+
+
+def _source(check: _Checker, index: int, raw) -> SourceConfig:
+    raw = check.table(f"source[{index}]", raw)
+    name = raw.get("name")
+    if not isinstance(name, str) or not SLUG.match(name):
+        check.fail(f"source[{index}].name: {name!r} must match [a-z0-9-]+")
+    where = f'source "{name}"'
+    check.keys(where, raw, {"name", "spider", "start_urls", "schedule", "follow", "articles", "max_pages", "topics", "selectors"})
+    spider = raw.get("spider", "generic")
+    if spider not in SPIDERS:
+        check.fail(f"{where}: spider {spider!r} is unknown (known: {', '.join(SPIDERS)})")
+    start_urls = tuple(check.strings(f"{where}: start_urls", raw.get("start_urls")))
+    if not start_urls:
+        check.fail(f"{where}: start_urls: give at least one URL")
+    for url in start_urls:
+        if not re.match(r"^https?://[^/\s]+", url):
+            check.fail(f"{where}: start_urls: {url!r} is not an http(s) URL")
+    schedule = check.string(f"{where}: schedule", raw.get("schedule", "every 30m"))
+    try:
+        parse_schedule(schedule)
+    except ValueError as exc:
+        check.fail(f'{where}: schedule "{schedule}": {exc}')
+    regexes = {}
+    for key in ("follow", "articles"):
+        values = tuple(check.strings(f"{where}: {key}", raw.get(key, [])))
+        for value in values:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                check.fail(f"{where}: {key}: {value!r} is not a regular expression: {exc}")
+        regexes[key] = values
+    topics = tuple(check.strings(f"{where}: topics", raw.get("topics", [])))
+    for topic in topics:
+        if not SLUG.match(topic):
+            check.fail(f"{where}: topics: {topic!r} must match [a-z0-9-]+")
+    selectors = check.table(f"{where}: selectors", raw.get("selectors", {}))
+    check.keys(f"{where}: selectors", selectors, set(SELECTOR_FIELDS))
+    for key, value in selectors.items():
+        if key == "remove":
+            check.strings(f"{where}: selectors.remove", value)
+        else:
+            check.string(f"{where}: selectors.{key}", value)
+    return SourceConfig(
+        name=name,
+        spider=spider,
+        start_urls=start_urls,
+        schedule=schedule,
+        follow=regexes["follow"],
+        articles=regexes["articles"],
+        max_pages=check.positive(f"{where}: max_pages", raw.get("max_pages", 500)),
+        topics=topics,
+        selectors=dict(selectors),
+    )
+
+
+def _topic(check: _Checker, index: int, raw) -> TopicConfig:
+    raw = check.table(f"topic[{index}]", raw)
+    name = raw.get("name")
+    if not isinstance(name, str) or not SLUG.match(name) or name == "all":
+        check.fail(f"topic[{index}].name: {name!r} must match [a-z0-9-]+ and not be \"all\"")
+    where = f'topic "{name}"'
+    check.keys(where, raw, {"name", "title", "keywords", "exclude"})
+    keywords = tuple(check.strings(f"{where}: keywords", raw.get("keywords")))
+    if not keywords or not all(k.strip() for k in keywords):
+        check.fail(f"{where}: keywords: give at least one non-empty keyword")
+    return TopicConfig(
+        name=name,
+        title=check.string(f"{where}: title", raw.get("title", name.replace("-", " ").title())),
+        keywords=keywords,
+        exclude=tuple(check.strings(f"{where}: exclude", raw.get("exclude", []))),
+    )
+
+
+_EVERY = re.compile(r"^every\s+(\d+)\s*([smhd])$")
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
+
+
+def parse_schedule(text: str) -> tuple[str, object]:
+    """("interval", seconds) for "every 15m", ("cron", fields) for a 5-field crontab; ValueError says why not."""
+    text = text.strip()
+    every = _EVERY.match(text)
+    if every:
+        seconds = int(every.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[every.group(2)]
+        if seconds <= 0:
+            raise ValueError("interval must be positive")
+        return "interval", seconds
+    fields = text.split()
+    if len(fields) != 5:
+        raise ValueError('expected 5 cron fields ("*/30 * * * *") or "every N[smhd]"')
+    for value, (label, low, high) in zip(fields, _CRON_FIELDS):
+        for part in value.split(","):
+            _check_cron_part(part, label, low, high)
+    return "cron", tuple(fields)
+
+
+def _check_cron_part(part: str, label: str, low: int, high: int) -> None:
+    base, _, step = part.partition("/")
+    if step and (not step.isdigit() or int(step) == 0):
+        raise ValueError(f"{label} step {step!r} must be a positive number")
+    if step and int(step) > high:
+        raise ValueError(f"{label} must be {low}-{high}")
+    if base == "*":
+        return
+    bounds = base.split("-")
+    if len(bounds) > 2 or not all(b.isdigit() for b in bounds):
+        raise ValueError(f"{label} {part!r} is not a number, range or */step")
+    for bound in bounds:
+        if not low <= int(bound) <= high:
+            raise ValueError(f"{label} must be {low}-{high}")
+
+
+def _resolve_store_url(url: str, base: Path) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str(base / url[len(prefix):])
+    return url
+
+
+def _resolve_path(value: str, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+class _Checker:
+    """Type checks that raise ConfigError naming the file and key."""
+
+    def __init__(self, label: str):
+        self.label = label
+
+    def fail(self, message: str):
+        raise ConfigError(f"{self.label}: {message}")
+
+    def keys(self, where: str, table: dict, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                place = f"{where}: " if where.startswith(("source ", "topic ")) else (f"[{where}] " if where else "")
+                self.fail(f"{place}unknown key {key!r} (known: {', '.join(sorted(allowed))})")
+
+    def table(self, where: str, value) -> dict:
+        if not isinstance(value, dict):
+            self.fail(f"{where}: expected a table, got {type(value).__name__}")
+        return value
+
+    def array(self, where: str, value) -> list:
+        if not isinstance(value, list):
+            self.fail(f"{where}: expected an array of tables ([[{where}]])")
+        return value
+
+    def string(self, where: str, value) -> str:
+        if not isinstance(value, str):
+            self.fail(f"{where}: expected a string, got {value!r}")
+        return value
+
+    def strings(self, where: str, value) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(f"{where}: expected a list of strings, got {value!r}")
+        return value
+
+    def positive(self, where: str, value) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            self.fail(f"{where}: expected a positive integer, got {value!r}")
+        return value
+
+    def boolean(self, where: str, value) -> bool:
+        if not isinstance(value, bool):
+            self.fail(f"{where}: expected true or false, got {value!r}")
+        return value

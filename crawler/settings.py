@@ -1,0 +1,65 @@
+"""Every Scrapy and REFEED_* setting, grouped and commented; the environment is read only here."""
+
+from __future__ import annotations
+
+import os
+
+# -- the project
+BOT_NAME = "refeed"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+ADDONS: dict = {}
+
+# -- politeness (crawl.* in refeed.toml overrides these)
+USER_AGENT = "refeed/1.0 (+https://example.org/refeed)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.25  # seconds; adapts to the site's latency from there
+AUTOTHROTTLE_MAX_DELAY = 10.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+
+# -- robustness: retries on 5xx and timeouts, bounded pages
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+DOWNLOAD_TIMEOUT = 20
+DOWNLOAD_MAXSIZE = 5 * 1024 * 1024  # a bigger page is not an article: skipped and logged
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+REDIRECT_MAX_TIMES = 5
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+# -- the article path: spider → pipeline → store
+ITEM_PIPELINES = {
+    "crawler.pipelines.CleanPipeline": 100,
+    "crawler.pipelines.SanitizePipeline": 200,
+    "crawler.pipelines.CanonicalizePipeline": 300,
+    "crawler.pipelines.DeduplicatePipeline": 400,
+    "crawler.pipelines.StorePipeline": 500,
+}
+EXTENSIONS = {
+    "scrapy.extensions.logstats.LogStats": None,  # refeed's own progress line replaces it
+    "crawler.progress.Progress": 500,
+}
+LOG_LEVEL = os.environ.get("REFEED_LOG_LEVEL", "INFO")
+LOG_FORMATTER = "crawler.logformatter.LogFormatter"  # a dropped duplicate is one short DEBUG line
+
+# -- refeed
+REFEED_STORE_URL = os.environ.get("REFEED_STORE_URL", "sqlite:///data/refeed.sqlite3")
+REFEED_BATCH_ITEMS = 50  # store commits at most this many articles at once…
+REFEED_BATCH_SECONDS = 1.0  # …or this much work, whichever comes first
+REFEED_PROGRESS_INTERVAL = 2.0  # seconds between progress lines on stderr; 0 switches them off
+
+FEED_EXPORT_ENCODING = "utf-8"
+
+
+def from_config(config) -> dict:
+    """The settings a refeed.toml gives (crawl.*, store.url) on top of the defaults above."""
+    return {
+        "USER_AGENT": config.crawl.user_agent,
+        "ROBOTSTXT_OBEY": config.crawl.obey_robots,
+        "CONCURRENT_REQUESTS": config.crawl.concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": max(1, min(config.crawl.concurrency, CONCURRENT_REQUESTS_PER_DOMAIN)),
+        "REFEED_STORE_URL": config.store_url,
+    }

@@ -1,0 +1,1 @@
+"""refeed's spiders: one per site model, plus the configurable ones."""

@@ -1,0 +1,369 @@
+"""Store articles → feed files: only the changed ones, each written atomically."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+from pathlib import Path
+from typing import Iterable
+from urllib.parse import urljoin
+
+from feedgen.feed import FeedGenerator
+
+from feeds.index import FeedListing, render_index
+from feeds.jsonfeed import JSONFEED_VERSION, render_json_feed
+from feeds.opml import render_opml
+from feeds.topics import EPOCH, Feed, TopicRule, _when, group_feeds, topics_of
+
+__all__ = [
+    "FORMATS",
+    "BuildReport",
+    "FeedResult",
+    "build_feeds",
+    "entry_id",
+    "render_atom",
+    "render_rss",
+    "write_if_changed",
+    "xml_safe",
+]
+
+logger = logging.getLogger(__name__)
+
+GENERATOR = "refeed"
+FORMATS = {  # format → (file suffix, media type)
+    "atom": ("atom", "application/atom+xml"),
+    "rss": ("rss", "application/rss+xml"),
+    "json": ("json", "application/feed+json"),
+}
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_FEED_FILE_RE = re.compile(r"^([a-z0-9][a-z0-9-]*)\.(atom|rss|json)$")
+# C0 controls but \t \n \r, DEL and C1 controls, lone surrogates, U+FFFE/U+FFFF.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Markers that a file of a feed-like name was written by refeed (so it may be removed).
+_OWN_MARKERS = {
+    "atom": f"<generator>{GENERATOR}</generator>".encode(),
+    "rss": f"<generator>{GENERATOR}</generator>".encode(),
+    "json": f'"version": "{JSONFEED_VERSION}"'.encode(),
+}
+
+
+@dataclass
+class FeedResult:
+    """One feed of a build: its entry count, newest update and files rewritten."""
+
+    slug: str
+    title: str
+    entries: int
+    updated: datetime | None
+    written: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BuildReport:
+    """What a build did: every feed, and file names written, left unchanged and removed."""
+
+    feeds: list[FeedResult] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+def xml_safe(value) -> str:
+    """``value`` as a string without characters XML 1.0 cannot hold."""
+    if value is None:
+        return ""
+    return _XML_ILLEGAL.sub("", str(value))
+
+
+def entry_id(article_id: str) -> str:
+    """The permanent entry id of a story: a name-based UUID URN."""
+    return "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, "refeed:" + str(article_id)))
+
+
+def _figure(image: str, caption: str) -> str:
+    src = escape(image, quote=True)
+    alt = escape(caption, quote=True)
+    figcaption = f"<figcaption>{escape(caption, quote=False)}</figcaption>" if caption else ""
+    return f'<figure><img src="{src}" referrerpolicy="no-referrer" alt="{alt}">{figcaption}</figure>'
+
+
+def _prepare(article: dict, rules: tuple[TopicRule, ...]) -> dict:
+    """A cleaned, fully-typed view of an article that every writer can use as is."""
+    url = xml_safe(article.get("url")).strip()
+    summary = xml_safe(article.get("summary")).strip()
+    content_text = xml_safe(article.get("content_text")).strip()
+    title = " ".join(xml_safe(article.get("title")).split())
+    if not title:
+        title = " ".join((summary or content_text)[:80].split()) or url or "(untitled)"
+    image = xml_safe(article.get("image")).strip()
+    caption = " ".join(xml_safe(article.get("image_caption")).split())
+    content_html = xml_safe(article.get("content_html")).strip()
+    if image and image not in content_html and escape(image, quote=True) not in content_html:
+        content_html = _figure(image, caption) + content_html
+    published = _when(article.get("published"))
+    updated = _when(article.get("updated")) if article.get("updated") else published
+    authors = article.get("authors") or []
+    if isinstance(authors, str):
+        authors = [authors]
+    return {
+        "uid": entry_id(article.get("id") or url),
+        "url": url,
+        "title": title,
+        "summary": summary,
+        "content_html": content_html,
+        "content_text": content_text,
+        "image": image,
+        "image_caption": caption,
+        "published": published,
+        "updated": max(updated, published),
+        "authors": [name for name in (" ".join(xml_safe(a).split()) for a in authors) if name],
+        "categories": [xml_safe(t) for t in topics_of(article, rules)],
+        "language": xml_safe(article.get("language")).strip() or None,
+    }
+
+
+def _newest(entries: list[dict]) -> datetime | None:
+    return max((entry["updated"] for entry in entries), default=None)
+
+
+def _common_language(entries: list[dict]) -> str | None:
+    languages = {entry["language"] for entry in entries}
+    return languages.pop() if len(languages) == 1 else None
+
+
+def _generator(
+    feed: Feed, *, feed_id: str, self_url: str, home_url: str, subtitle: str, site_title: str
+) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.id(feed_id)
+    fg.title(xml_safe(feed.title))
+    fg.subtitle(xml_safe(subtitle))
+    fg.author({"name": xml_safe(site_title) or GENERATOR})
+    fg.link(href=self_url, rel="self")
+    fg.link(href=home_url, rel="alternate")  # last link: feedgen uses it as the RSS <link>
+    fg.generator(GENERATOR)
+    newest = _newest(feed.entries) or EPOCH
+    fg.updated(newest)
+    fg.pubDate(newest)
+    language = _common_language(feed.entries)
+    if language:
+        fg.language(language)
+    for entry in feed.entries:  # newest first, appended in that order
+        fe = fg.add_entry(order="append")
+        fe.id(entry["uid"])
+        fe.title(entry["title"])
+        if entry["url"]:
+            fe.link(href=entry["url"], rel="alternate")
+        fe.published(entry["published"])
+        fe.updated(entry["updated"])
+        if entry["authors"]:
+            fe.author([{"name": name} for name in entry["authors"]])
+            fe.dc.dc_creator(list(entry["authors"]))
+        if entry["categories"]:
+            fe.category([{"term": term} for term in entry["categories"]])
+        if entry["summary"]:
+            fe.summary(entry["summary"])
+        if entry["content_html"]:
+            fe.content(entry["content_html"], type="html")
+        elif not entry["summary"]:
+            fe.summary(entry["content_text"] or entry["title"])
+    return fg
+
+
+def render_atom(feed: Feed, *, base_url: str, home_url: str, subtitle: str, site_title: str) -> bytes:
+    """Atom 1.0 bytes for ``feed`` (prepared entries, newest first)."""
+    url = urljoin(base_url, f"{feed.slug}.atom")
+    fg = _generator(
+        feed, feed_id=url, self_url=url, home_url=home_url, subtitle=subtitle, site_title=site_title
+    )
+    return fg.atom_str(pretty=True)
+
+
+def render_rss(feed: Feed, *, base_url: str, home_url: str, subtitle: str, site_title: str) -> bytes:
+    """RSS 2.0 bytes for ``feed`` (prepared entries, newest first)."""
+    fg = _generator(
+        feed,
+        feed_id=urljoin(base_url, f"{feed.slug}.atom"),
+        self_url=urljoin(base_url, f"{feed.slug}.rss"),
+        home_url=home_url,
+        subtitle=subtitle,
+        site_title=site_title,
+    )
+    return fg.rss_str(pretty=True)
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Atomically replace ``path`` with ``data`` unless it already holds exactly that; True if written."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+    return True
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _is_ours(path: Path, fmt: str) -> bool:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(65536)
+    except OSError:
+        return False
+    return _OWN_MARKERS[fmt] in head
+
+
+def _remove_stale(out: Path, keep: set[str], formats: tuple[str, ...]) -> list[str]:
+    """Remove feed files refeed wrote for slugs that are gone (or formats now disabled)."""
+    removed = []
+    for path in sorted(out.iterdir()):
+        match = _FEED_FILE_RE.match(path.name)
+        if not match or path.name in keep or not path.is_file() or path.is_symlink():
+            continue
+        if not _is_ours(path, match.group(2)):
+            logger.debug("not removing %s: not written by refeed", path)
+            continue
+        path.unlink()
+        removed.append(path.name)
+        logger.info("removed stale feed file %s", path.name)
+    return removed
+
+
+def build_feeds(
+    articles: Iterable[dict],
+    out_dir: str | os.PathLike,
+    base_url: str,
+    *,
+    formats: Iterable[str] = ("atom", "rss", "json"),
+    max_entries: int = 100,
+    rules: Iterable[TopicRule] = (),
+    site_title: str = "refeed",
+    site_url: str | None = None,
+) -> BuildReport:
+    """Write every feed, feeds.opml and index.html into ``out_dir``; rewrite only changed files."""
+    formats = tuple(dict.fromkeys(formats))
+    unknown = [f for f in formats if f not in FORMATS]
+    formats = tuple(f for f in formats if f in FORMATS)
+    if unknown:
+        logger.warning("unknown feed formats ignored: %s", ", ".join(unknown))
+    if not base_url.endswith("/"):
+        base_url += "/"
+    home_url = site_url or base_url
+    rules = tuple(rules)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    prepared = {}
+    feeds = []
+    for feed in group_feeds(articles, rules, site_title=site_title):
+        if not SLUG_RE.match(feed.slug):
+            logger.warning("feed %r skipped: not a safe slug", feed.slug)
+            continue
+        entries = []
+        for article in feed.entries[: max(0, int(max_entries))]:
+            key = id(article)
+            if key not in prepared:
+                prepared[key] = _prepare(article, rules)
+            entries.append(prepared[key])
+        feeds.append(Feed(feed.slug, " ".join(xml_safe(feed.title).split()), entries))
+
+    report = BuildReport()
+
+    def put(name: str, data: bytes) -> bool:
+        if write_if_changed(out / name, data):
+            report.written.append(name)
+            logger.debug("wrote %s", name)
+            return True
+        report.unchanged.append(name)
+        return False
+
+    listings = []
+    outlines = []
+    for feed in feeds:
+        subtitle = xml_safe(
+            f"Every article collected by {site_title}"
+            if feed.slug == "all"
+            else f"{feed.title}: articles collected by {site_title}"
+        )
+        common = dict(base_url=base_url, home_url=home_url, subtitle=subtitle, site_title=site_title)
+        result = FeedResult(feed.slug, feed.title, len(feed.entries), _newest(feed.entries))
+        links = []
+        for fmt in formats:
+            suffix, mime = FORMATS[fmt]
+            name = f"{feed.slug}.{suffix}"
+            url = urljoin(base_url, name)
+            if fmt == "atom":
+                data = render_atom(feed, **common)
+            elif fmt == "rss":
+                data = render_rss(feed, **common)
+            else:
+                data = render_json_feed(
+                    feed,
+                    feed_url=url,
+                    home_page_url=home_url,
+                    description=subtitle,
+                    language=_common_language(feed.entries),
+                )
+            if put(name, data):
+                result.written.append(name)
+            links.append((fmt, url, mime))
+        report.feeds.append(result)
+        if links:
+            preferred = min(links, key=lambda link: list(FORMATS).index(link[0]))
+            outlines.append((feed.title, preferred[1]))
+        listings.append(
+            FeedListing(
+                slug=feed.slug,
+                title=feed.title,
+                entries=len(feed.entries),
+                updated=result.updated,
+                headlines=[(entry["title"], entry["url"]) for entry in feed.entries[:3]],
+                links=links,
+            )
+        )
+
+    newest = max((r.updated for r in report.feeds if r.updated), default=None)
+    put(
+        "feeds.opml",
+        render_opml(outlines, title=f"{site_title} feeds", html_url=home_url, modified=newest),
+    )
+    put(
+        "index.html",
+        render_index(listings, title=site_title, opml_url=urljoin(base_url, "feeds.opml")),
+    )
+    keep = {f"{feed.slug}.{FORMATS[fmt][0]}" for feed in feeds for fmt in formats}
+    report.removed = _remove_stale(out, keep, formats)
+    return report

@@ -1,0 +1,154 @@
+"""Which articles belong to which feed: slugs, keyword rules and grouping."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Iterable
+
+__all__ = [
+    "ALL",
+    "Feed",
+    "TopicRule",
+    "group_feeds",
+    "keyword_topics",
+    "slugify",
+    "topic_title",
+    "topics_of",
+]
+
+logger = logging.getLogger(__name__)
+
+ALL = "all"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+# Latin letters NFKD does not decompose into ASCII.
+_FOLD = str.maketrans(
+    {"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE", "đ": "d",
+     "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "TH", "ð": "d", "Ð": "D", "ı": "i"}
+)
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    """A configured topic: articles whose title or text names a keyword."""
+
+    name: str
+    title: str
+    keywords: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass
+class Feed:
+    """One output feed: its slug, title and entries, newest first."""
+
+    slug: str
+    title: str
+    entries: list[dict] = field(default_factory=list)
+
+
+def slugify(text: str) -> str:
+    """Fold ``text`` to ``[a-z0-9-]+`` (safe as a file name), or "" when nothing is left."""
+    if not text:
+        return ""
+    folded = unicodedata.normalize("NFKD", str(text).translate(_FOLD)).encode("ascii", "ignore").decode("ascii")
+    return _NOT_SLUG.sub("-", folded.lower()).strip("-")
+
+
+@lru_cache(maxsize=1024)
+def _phrase_pattern(phrase: str) -> re.Pattern[str] | None:
+    words = phrase.split()
+    if not words:
+        return None
+    body = r"\s+".join(re.escape(w) for w in words)
+    # (?<!\w)/(?!\w) behave like \b around word characters and still work for
+    # keywords that start or end with punctuation ("C++", ".NET").
+    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+
+
+def _mentions(text: str, phrases: Iterable[str]) -> bool:
+    for phrase in phrases:
+        pattern = _phrase_pattern(str(phrase))
+        if pattern is not None and pattern.search(text):
+            return True
+    return False
+
+
+def keyword_topics(article: dict, rules: Iterable[TopicRule]) -> list[str]:
+    """Names of the rules whose keywords occur as whole words in the title or text."""
+    text = "\n".join(str(article.get(key) or "") for key in ("title", "content_text"))
+    names = []
+    for rule in rules:
+        if _mentions(text, rule.keywords) and not _mentions(text, rule.exclude):
+            names.append(rule.name)
+    return names
+
+
+def topics_of(article: dict, rules: Iterable[TopicRule] = ()) -> list[str]:
+    """The article's own topics plus its keyword topics, slugified and deduplicated."""
+    found: list[str] = []
+    given = article.get("topics") or []
+    if isinstance(given, str):
+        given = [given]
+    for name in [*given, *keyword_topics(article, rules)]:
+        slug = slugify(str(name))
+        if slug and slug != ALL and slug not in found:
+            found.append(slug)
+    return found
+
+
+def topic_title(slug: str, rules: Iterable[TopicRule] = ()) -> str:
+    """A rule's title for ``slug``, else the slug as capitalised words."""
+    for rule in rules:
+        if slugify(rule.name) == slug and rule.title:
+            return rule.title
+    words = slug.replace("-", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def _when(value) -> datetime:
+    """A timezone-aware UTC datetime from a datetime or ISO string; EPOCH if unusable."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return EPOCH
+    if not isinstance(value, datetime):
+        return EPOCH
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _sort_key(article: dict) -> tuple[float, str]:
+    return (-_when(article.get("published")).timestamp(), str(article.get("id") or ""))
+
+
+def group_feeds(
+    articles: Iterable[dict], rules: Iterable[TopicRule] = (), site_title: str = "refeed"
+) -> list[Feed]:
+    """Group articles into the "all" feed and one feed per topic, entries newest first."""
+    rules = tuple(rules)
+    by_id: dict[str, dict] = {}
+    for article in articles:
+        key = str(article.get("id") or article.get("url") or "")
+        if not key:
+            logger.warning("article without id or url skipped: %r", article.get("title"))
+            continue
+        known = by_id.get(key)
+        if known is None or _when(article.get("updated")) > _when(known.get("updated")):
+            by_id[key] = article
+    ordered = sorted(by_id.values(), key=_sort_key)
+    feeds = [Feed(ALL, f"{site_title}: all articles", list(ordered))]
+    per_topic: dict[str, list[dict]] = {}
+    for article in ordered:
+        for slug in topics_of(article, rules):
+            per_topic.setdefault(slug, []).append(article)
+    for slug in sorted(per_topic):
+        feeds.append(Feed(slug, topic_title(slug, rules), per_topic[slug]))
+    return feeds

@@ -1,0 +1,360 @@
+"""refeed's command line and APScheduler daemon: starts crawls and feed builds, never parses pages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
+
+from crawler.config import Config, ConfigError, load_config, parse_config, parse_schedule  # noqa: E402
+
+logger = logging.getLogger("refeed")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+# -- shared steps
+
+
+def open_store(config: Config):
+    from crawler.store import Store
+
+    return Store(config.store_url)
+
+
+def topic_rules(config: Config):
+    from feeds.topics import TopicRule
+
+    return [TopicRule(name=t.name, title=t.title, keywords=t.keywords, exclude=t.exclude) for t in config.topics]
+
+
+def build(config: Config, store) -> int:
+    """Rebuild every feed from the store; only changed files are rewritten."""
+    from feeds.build import build_feeds
+
+    started = time.monotonic()
+    report = build_feeds(
+        store.articles(),
+        config.output.dir,
+        config.output.base_url,
+        formats=config.output.formats,
+        max_entries=config.output.max_entries,
+        rules=topic_rules(config),
+        site_title="refeed",
+    )
+    store.record_feeds(report.feeds)
+    logger.info(
+        "feeds: %d feeds in %s, %d files written, %d unchanged, %d removed (%.1f s)",
+        len(report.feeds), config.output.dir, len(report.written), len(report.unchanged), len(report.removed),
+        time.monotonic() - started,
+    )
+    return len(report.feeds)
+
+
+def crawl_and_build(config: Config, sources, **overrides) -> int:
+    from crawler.run import crawl
+
+    store = open_store(config)
+    try:
+        results = crawl(config, sources, store, **overrides)
+        print_summary(results)
+        build(config, store)
+    finally:
+        store.close()
+    failed = [r.source for r in results if r.outcome != "ok"]
+    if failed:
+        logger.error("failed: %s", ", ".join(failed))
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def print_summary(results) -> None:
+    print("", file=sys.stderr)
+    print(f"{'source':<20} {'outcome':<8} {'pages':>6} {'new':>6} {'dup':>6} {'known':>6} {'skipped':>8} {'errors':>7} {'time':>7}", file=sys.stderr)
+    for r in results:
+        print(
+            f"{r.source:<20} {r.outcome:<8} {r.pages:>6} {r.new:>6} {r.duplicates:>6} {r.known:>6} {r.skipped:>8} {r.errors:>7} {r.seconds:>6.1f}s",
+            file=sys.stderr,
+        )
+        if r.message:
+            print(f"  {r.source}: {r.message}", file=sys.stderr)
+    print("", file=sys.stderr)
+
+
+def print_feed_urls(config: Config) -> None:
+    print(f"index:  {config.output.base_url}index.html")
+    print(f"OPML:   {config.output.base_url}feeds.opml")
+    for path in sorted(Path(config.output.dir).glob("*.atom")):
+        print(f"feed:   {config.output.base_url}{path.name}")
+
+
+def serve_in_thread(directory: Path, port: int):
+    from feeds.server import FeedServer
+
+    server = FeedServer(directory, host="127.0.0.1", port=port)
+    server.start()
+    logger.info("serving %s at %s", directory, server.url)
+    return server
+
+
+def wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def json_default(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+# -- commands
+
+
+def cmd_demo(args) -> int:
+    from crawler.demo.server import SampleSiteServer
+
+    data = Path("data")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"data/demo.sqlite3{suffix}").unlink(missing_ok=True)
+    data.mkdir(exist_ok=True)
+    with SampleSiteServer() as site:
+        logger.info("sample aggregator site at %s", site.url)
+        config = parse_config(
+            {
+                "store": {"url": f"sqlite:///{(data / 'demo.sqlite3').resolve()}"},
+                "output": {"dir": str(Path("public").resolve()), "base_url": f"http://127.0.0.1:{args.port}/", "max_entries": 500},
+                "source": [{"name": "limitedtimes", "spider": "limitedtimes", "start_urls": [site.url], "max_pages": 2000}],
+                "topic": [{"name": "kazakhstan", "title": "Kazakhstan", "keywords": ["Kazakhstan", "Almaty"]}],
+            }
+        )
+        code = crawl_and_build(config, list(config.sources))
+    if code != EXIT_OK or args.once:
+        print_feed_urls(config)
+        return code
+    server = serve_in_thread(config.output.dir, args.port)
+    print_feed_urls(config)
+    print("Press Ctrl-C to stop.", file=sys.stderr)
+    wait_for_signal()
+    server.stop()
+    return EXIT_OK
+
+
+def cmd_once(args) -> int:
+    config = load_config(args.config)
+    sources = [config.source(args.source)] if args.source else list(config.sources)
+    if not sources:
+        raise ConfigError(f"{config.path.name}: no [[source]] to crawl")
+    return crawl_and_build(config, sources)
+
+
+def cmd_build(args) -> int:
+    config = load_config(args.config)
+    store = open_store(config)
+    try:
+        build(config, store)
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    config = load_config(args.config)
+    server = serve_in_thread(config.output.dir, args.port)
+    print(server.url)
+    wait_for_signal()
+    server.stop()
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from feeds.topics import topics_of
+
+    config = load_config(args.config)
+    store = open_store(config)
+    rules = topic_rules(config)
+    try:
+        for article in store.articles():
+            article["topics"] = topics_of(article, rules)
+            print(json.dumps(article, ensure_ascii=False, default=json_default))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def cmd_extract(args) -> int:
+    from crawler.extract_cli import extract_targets
+
+    config = None
+    if args.config or Path("refeed.toml").is_file() or os.environ.get("REFEED_CONFIG"):
+        config = load_config(args.config)
+    source = config.source(args.source) if config and args.source else None
+    failures = 0
+    for result in extract_targets(args.targets, source):
+        if isinstance(result, Exception):
+            failures += 1
+            logger.error("%s", result)
+            continue
+        print(json.dumps(result, ensure_ascii=False, default=json_default), flush=True)
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def cmd_status(args) -> int:
+    config = load_config(args.config)
+    store = open_store(config)
+    try:
+        runs = store.last_runs()
+        feeds = store.feed_status()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"sources": runs, "feeds": feeds}, default=json_default, indent=2))
+        return EXIT_OK
+    print(f"{'source':<20} {'last run (UTC)':<20} {'outcome':<8} {'pages':>6} {'new':>6} {'dup':>6} {'errors':>7}")
+    for run in runs:
+        started = run["started"].strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{run['source']:<20} {started:<20} {run['outcome']:<8} {run['pages']:>6} {run['new']:>6} {run['duplicates']:>6} {run['errors']:>7}")
+    for source in config.sources:
+        if source.name not in {r["source"] for r in runs}:
+            print(f"{source.name:<20} {'never':<20}")
+    print()
+    print(f"{'feed':<30} {'entries':>8}  {'updated (UTC)':<20}")
+    for feed in feeds:
+        updated = feed["updated"].strftime("%Y-%m-%d %H:%M:%S") if feed["updated"] else "-"
+        print(f"{feed['slug']:<30} {feed['entries']:>8}  {updated:<20}")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    """The daemon: each source on its schedule, each crawl in a child process (Twisted's reactor cannot restart)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    config = load_config(args.config)
+    if not config.sources:
+        raise ConfigError(f"{config.path.name}: no [[source]] to crawl")
+    scheduler = BackgroundScheduler(timezone="UTC")
+    for source in config.sources:
+        kind, value = parse_schedule(source.schedule)
+        trigger = IntervalTrigger(seconds=value) if kind == "interval" else CronTrigger.from_crontab(source.schedule, timezone="UTC")
+        scheduler.add_job(
+            run_source_child,
+            trigger,
+            args=(config, source.name),
+            id=f"crawl:{source.name}",
+            name=f"crawl {source.name}",
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=300,
+            next_run_time=datetime.now().astimezone(),
+        )
+    server = serve_in_thread(config.output.dir, args.serve) if args.serve else None
+    scheduler.start()
+    logger.info("daemon started: %d sources; Ctrl-C or SIGTERM stops", len(config.sources))
+    wait_for_signal()
+    logger.info("stopping: waiting for running crawls to finish")
+    scheduler.shutdown(wait=True)
+    if server:
+        server.stop()
+    return EXIT_OK
+
+
+def run_source_child(config: Config, name: str) -> None:
+    command = [sys.executable, str(ROOT / "scheduler.py"), "once", "--source", name]
+    if config.path:
+        command += ["-c", str(config.path.resolve())]
+    logger.info("crawl %s: starting", name)
+    try:
+        done = subprocess.run(command, timeout=3600, check=False)
+        logger.info("crawl %s: exit %d", name, done.returncode)
+    except subprocess.TimeoutExpired:
+        logger.error("crawl %s: stopped after one hour", name)
+
+
+# -- argument parsing
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="scheduler.py", description="refeed: clean, deduplicated per-topic feeds from news aggregator sites.")
+    main.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's own messages too")
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, func, help_text):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(func=func)
+        return sub
+
+    def with_config(sub):
+        sub.add_argument("-c", "--config", metavar="FILE", help="configuration file (default: ./refeed.toml, then $REFEED_CONFIG)")
+        return sub
+
+    demo = command("demo", cmd_demo, "start the bundled sample site, crawl it, build feeds into public/ and serve them")
+    demo.add_argument("--port", type=int, default=8080, help="port to serve the feeds on (default 8080)")
+    demo.add_argument("--once", action="store_true", help="exit after building the feeds")
+    once = with_config(command("once", cmd_once, "crawl every (or one) source once, then build the feeds (for cron)"))
+    once.add_argument("--source", metavar="NAME", help="crawl only this source")
+    run = with_config(command("run", cmd_run, "the daemon: every source on its own schedule, feeds rebuilt after each crawl"))
+    run.add_argument("--serve", type=int, metavar="PORT", help="also serve the feeds on this port")
+    with_config(command("build", cmd_build, "rebuild the feeds from the store without crawling"))
+    serve = with_config(command("serve", cmd_serve, "serve the output folder over HTTP (ETag, Last-Modified, 304, gzip)"))
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    with_config(command("export", cmd_export, "every stored article, one JSON object a line"))
+    extract = with_config(command("extract", cmd_extract, "extract articles from URLs or local HTML files without storing them"))
+    extract.add_argument("targets", nargs="+", metavar="TARGET", help="URL or HTML file")
+    extract.add_argument("--source", metavar="NAME", help="extract as this source's spider does")
+    status = with_config(command("status", cmd_status, "last run of each source and each feed"))
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return main
+
+
+class BriefFormatter(logging.Formatter):
+    """One line a message: tracebacks only with --verbose."""
+
+    def format(self, record):
+        if record.exc_info or record.exc_text:
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+        return super().format(record)
+
+
+def setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter if verbose else BriefFormatter
+    handler.setFormatter(formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    for name in ("refeed", "crawler", "feeds"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"refeed: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Shared fixtures: the sample site on 127.0.0.1, config files in tmp_path, and the real command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args, cwd: Path, env: dict | None = None, timeout: float = 300) -> Result:
+    """Run `python scheduler.py ARGS` in a child process, as a user (or cron) would."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    full_env.pop("REFEED_CONFIG", None)
+    full_env.update(env or {})
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scheduler.py"), *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def write_config(directory: Path, site_url: str, extra: str = "", max_entries: int = 1000, **source) -> Path:
+    """A refeed.toml for the sample site, storing into `directory`."""
+    options = "\n".join(f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in source.items())
+    text = f'''
+[store]
+url = "sqlite:///data/refeed.sqlite3"
+
+[output]
+dir = "public"
+base_url = "http://feeds.example.test/"
+max_entries = {max_entries}
+
+[crawl]
+concurrency = 8
+
+[[source]]
+name = "limitedtimes"
+spider = "limitedtimes"
+start_urls = ["{site_url}"]
+schedule = "every 30m"
+max_pages = 2000
+{options}
+
+[[topic]]
+name = "kazakhstan"
+title = "Kazakhstan"
+keywords = ["Kazakhstan", "Almaty"]
+{extra}
+'''
+    path = directory / "refeed.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_site():
+    from crawler.demo.site import generate
+
+    return generate()
+
+
+@pytest.fixture
+def site_server(sample_site):
+    from crawler.demo.server import SampleSiteServer
+
+    with SampleSiteServer(sample_site) as server:
+        yield server

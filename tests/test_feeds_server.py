@@ -1,0 +1,139 @@
+"""Tests of feeds.server: validators, 304, gzip, and no way out of the output folder."""
+
+import gzip
+import http.client
+import os
+from email.utils import formatdate
+
+import pytest
+
+from feeds.server import FeedServer
+
+ATOM = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">' + (
+    b"<entry><title>x</title></entry>" * 40
+) + b"</feed>\n"
+
+
+@pytest.fixture
+def server(tmp_path):
+    public = tmp_path / "public"
+    public.mkdir()
+    (public / "all.atom").write_bytes(ATOM)
+    (public / "all.rss").write_bytes(b"<rss version='2.0'/>")
+    (public / "all.json").write_bytes(b'{"version": "https://jsonfeed.org/version/1.1"}')
+    (public / "feeds.opml").write_bytes(b"<opml version='2.0'/>")
+    (public / "index.html").write_bytes(b"<!DOCTYPE html><title>refeed</title>")
+    (public / ".all.atom.tmp").write_bytes(b"partial")
+    (tmp_path / "secret.txt").write_bytes(b"secret")
+    (public / "sub").mkdir()
+    (public / "sub" / "x.atom").write_bytes(b"nested")
+    os.symlink(tmp_path / "secret.txt", public / "link.txt")
+    with FeedServer(public) as running:
+        yield running
+
+
+def request(server, path, method="GET", headers=None):
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
+    try:
+        conn.request(method, path, headers=headers or {})
+        response = conn.getresponse()
+        return response, response.read()
+    finally:
+        conn.close()
+
+
+def test_serves_file_with_validators_and_type(server):
+    response, body = request(server, "/all.atom")
+    assert response.status == 200 and body == ATOM
+    assert response.getheader("Content-Type") == "application/atom+xml; charset=utf-8"
+    assert response.getheader("ETag").startswith('"') and response.getheader("ETag").endswith('"')
+    assert response.getheader("Last-Modified").endswith("GMT")
+    assert "max-age=300" in response.getheader("Cache-Control")
+    assert response.getheader("Content-Length") == str(len(ATOM))
+    assert server.url == f"http://127.0.0.1:{server.port}/"
+
+
+@pytest.mark.parametrize(
+    "path, content_type",
+    [
+        ("/all.rss", "application/rss+xml; charset=utf-8"),
+        ("/all.json", "application/feed+json; charset=utf-8"),
+        ("/feeds.opml", "text/x-opml; charset=utf-8"),
+        ("/index.html", "text/html; charset=utf-8"),
+        ("/", "text/html; charset=utf-8"),
+        ("/all.atom?utm=1", "application/atom+xml; charset=utf-8"),
+    ],
+)
+def test_content_types(server, path, content_type):
+    response, _ = request(server, path)
+    assert response.status == 200
+    assert response.getheader("Content-Type") == content_type
+
+
+def test_if_none_match_gives_304(server):
+    first, _ = request(server, "/all.atom")
+    etag = first.getheader("ETag")
+    response, body = request(server, "/all.atom", headers={"If-None-Match": etag})
+    assert response.status == 304 and body == b""
+    assert response.getheader("ETag") == etag
+    response, _ = request(server, "/all.atom", headers={"If-None-Match": f'"other", W/{etag}'})
+    assert response.status == 304
+    response, _ = request(server, "/all.atom", headers={"If-None-Match": '"stale"'})
+    assert response.status == 200
+
+
+def test_if_modified_since_gives_304(server):
+    first, _ = request(server, "/all.atom")
+    last_modified = first.getheader("Last-Modified")
+    response, body = request(server, "/all.atom", headers={"If-Modified-Since": last_modified})
+    assert response.status == 304 and body == b""
+    earlier = formatdate(0, usegmt=True)
+    response, _ = request(server, "/all.atom", headers={"If-Modified-Since": earlier})
+    assert response.status == 200
+    response, _ = request(server, "/all.atom", headers={"If-Modified-Since": "garbage"})
+    assert response.status == 200
+
+
+def test_gzip_variant_decompresses_to_the_file(server):
+    plain, _ = request(server, "/all.atom")
+    response, body = request(server, "/all.atom", headers={"Accept-Encoding": "br, gzip"})
+    assert response.status == 200
+    assert response.getheader("Content-Encoding") == "gzip"
+    assert response.getheader("Vary") == "Accept-Encoding"
+    assert gzip.decompress(body) == ATOM
+    etag = response.getheader("ETag")
+    assert etag != plain.getheader("ETag") and etag.endswith('-gzip"')
+    again, _ = request(
+        server, "/all.atom", headers={"Accept-Encoding": "gzip", "If-None-Match": etag}
+    )
+    assert again.status == 304
+    refused, body = request(server, "/all.atom", headers={"Accept-Encoding": "gzip;q=0"})
+    assert refused.getheader("Content-Encoding") is None and body == ATOM
+
+
+def test_head_sends_headers_only(server):
+    response, body = request(server, "/all.atom", method="HEAD")
+    assert response.status == 200 and body == b""
+    assert response.getheader("Content-Length") == str(len(ATOM))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/..%2fsecret.txt",
+        "/../x",
+        "/missing.atom",
+        "/sub/x.atom",
+        "/sub",
+        "/.all.atom.tmp",
+        "/link.txt",
+        "//etc/passwd",
+        "/%00",
+    ],
+)
+def test_nothing_outside_the_folder_or_missing_is_served(server, path):
+    response, body = request(server, path)
+    assert response.status == 404
+    assert b"secret" not in body and b"nested" not in body
