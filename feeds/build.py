@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import mimetypes
 import os
 import re
 import tempfile
@@ -12,14 +13,18 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import Iterable
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from lxml import etree
+from lxml import html as lxml_html
 
 from feeds.index import FeedListing, render_index
 from feeds.jsonfeed import JSONFEED_VERSION, render_json_feed
 from feeds.opml import render_opml
-from feeds.topics import EPOCH, Feed, TopicRule, _when, group_feeds, topics_of
+from feeds.topics import EPOCH, MAX_SLUG, PUBLISHER_PREFIX, Feed, TopicRule, _when, group_feeds, publishers_of, slugify, topics_of
+from feeds.websub import ping_hub
 
 __all__ = [
     "FORMATS",
@@ -27,6 +32,8 @@ __all__ = [
     "FeedResult",
     "build_feeds",
     "entry_id",
+    "image_type",
+    "no_referrer",
     "render_atom",
     "render_rss",
     "write_if_changed",
@@ -41,7 +48,10 @@ FORMATS = {  # format → (file suffix, media type)
     "rss": ("rss", "application/rss+xml"),
     "json": ("json", "application/feed+json"),
 }
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+SLUG_RE = re.compile(rf"^[a-z0-9][a-z0-9-]{{0,{MAX_SLUG - 1}}}$")
+ATOM_NS = "http://www.w3.org/2005/Atom"
+DEFAULT_IMAGE_TYPE = "image/jpeg"
+_IMG_TAG = re.compile(r"<img\b", re.IGNORECASE)
 _FEED_FILE_RE = re.compile(r"^([a-z0-9][a-z0-9-]*)\.(atom|rss|json)$")
 # C0 controls but \t \n \r, DEL and C1 controls, lone surrogates, U+FFFE/U+FFFF.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
@@ -72,6 +82,7 @@ class BuildReport:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    pinged: list[str] = field(default_factory=list)  # feed URLs the WebSub hub accepted a ping for
 
 
 def xml_safe(value) -> str:
@@ -84,6 +95,33 @@ def xml_safe(value) -> str:
 def entry_id(article_id: str) -> str:
     """The permanent entry id of a story: a name-based UUID URN."""
     return "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, "refeed:" + str(article_id)))
+
+
+def image_type(url: str) -> str:
+    """The media type of an image URL, guessed from its extension; image/jpeg when unknown."""
+    guessed = mimetypes.guess_type(urlsplit(url).path)[0]
+    return guessed if guessed and guessed.startswith("image/") else DEFAULT_IMAGE_TYPE
+
+
+def no_referrer(content_html: str) -> str:
+    """``content_html`` with ``referrerpolicy="no-referrer"`` on every ``<img>``, so hotlink-protected images show."""
+    if not _IMG_TAG.search(content_html):
+        return content_html
+    try:
+        root = lxml_html.fragment_fromstring(content_html, create_parent="div")
+    except (etree.ParserError, ValueError):
+        logger.debug("content left as it is: not parseable as HTML")
+        return content_html
+    changed = False
+    for img in root.iter("img"):
+        if img.get("referrerpolicy") != "no-referrer":
+            img.set("referrerpolicy", "no-referrer")
+            changed = True
+    if not changed:
+        return content_html
+    return escape(root.text or "", quote=False) + "".join(
+        lxml_html.tostring(child, encoding="unicode") for child in root
+    )
 
 
 def _figure(image: str, caption: str) -> str:
@@ -106,6 +144,7 @@ def _prepare(article: dict, rules: tuple[TopicRule, ...]) -> dict:
     content_html = xml_safe(article.get("content_html")).strip()
     if image and image not in content_html and escape(image, quote=True) not in content_html:
         content_html = _figure(image, caption) + content_html
+    content_html = xml_safe(no_referrer(content_html))
     published = _when(article.get("published"))
     updated = _when(article.get("updated")) if article.get("updated") else published
     authors = article.get("authors") or []
@@ -124,6 +163,11 @@ def _prepare(article: dict, rules: tuple[TopicRule, ...]) -> dict:
         "updated": max(updated, published),
         "authors": [name for name in (" ".join(xml_safe(a).split()) for a in authors) if name],
         "categories": [xml_safe(t) for t in topics_of(article, rules)],
+        "publishers": [
+            (name, (PUBLISHER_PREFIX + slugify(name))[:MAX_SLUG].rstrip("-"))
+            for name in (" ".join(xml_safe(p).split()) for p in publishers_of(article))
+            if name and slugify(name)
+        ],
         "language": xml_safe(article.get("language")).strip() or None,
     }
 
@@ -137,17 +181,76 @@ def _common_language(entries: list[dict]) -> str | None:
     return languages.pop() if len(languages) == 1 else None
 
 
+class _FeedExtras(BaseExtension):
+    """RSS: the WebSub hub as ``<atom:link rel="hub">`` beside the self link (feedgen writes only rel=self)."""
+
+    def __init__(self) -> None:
+        self.hub: str | None = None
+
+    def extend_rss(self, feed):
+        channel = feed.find("channel")
+        if self.hub and channel is not None:
+            link = etree.Element(f"{{{ATOM_NS}}}link", href=self.hub, rel="hub")
+            selflink = channel.find(f"{{{ATOM_NS}}}link")
+            if selflink is not None:
+                selflink.addnext(link)
+            else:
+                channel.append(link)
+        return feed
+
+
+class _EntryExtras(BaseEntryExtension):
+    """Atom: the image as ``<link rel="enclosure">`` (feedgen 1.0 drops rel and type from entry links)."""
+
+    def __init__(self) -> None:
+        self.enclosure: tuple[str, str] | None = None  # (url, media type)
+
+    def extend_atom(self, entry):
+        if self.enclosure:
+            url, kind = self.enclosure
+            link = etree.Element("link", href=url, rel="enclosure", type=kind)
+            alternate = entry.find("link")
+            if alternate is not None:
+                alternate.addnext(link)
+            else:
+                entry.append(link)
+        return entry
+
+
+def _as_html(text: str) -> str:
+    """Plain text as HTML: an RSS <description> is HTML to every reader, an Atom <summary> without a type is text."""
+    return escape(text, quote=False)
+
+
 def _generator(
-    feed: Feed, *, feed_id: str, self_url: str, home_url: str, subtitle: str, site_title: str
+    feed: Feed,
+    *,
+    feed_id: str,
+    self_url: str,
+    home_url: str,
+    subtitle: str,
+    site_title: str,
+    base_url: str,
+    suffix: str,
+    hub: str | None = None,
+    icon: str | None = None,
 ) -> FeedGenerator:
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
+    fg.load_extension("media", atom=True, rss=True)
+    fg.register_extension("refeed", _FeedExtras, _EntryExtras, atom=True, rss=True)
+    fg.refeed.hub = hub
     fg.id(feed_id)
     fg.title(xml_safe(feed.title))
     fg.subtitle(xml_safe(subtitle))
     fg.author({"name": xml_safe(site_title) or GENERATOR})
     fg.link(href=self_url, rel="self")
+    if hub:
+        fg.link(href=hub, rel="hub")  # Atom; RSS gets it from _RSSHub
     fg.link(href=home_url, rel="alternate")  # last link: feedgen uses it as the RSS <link>
+    if icon:
+        fg.icon(icon)
+        fg.image(url=icon, title=xml_safe(feed.title), link=home_url)
     fg.generator(GENERATOR)
     newest = _newest(feed.entries) or EPOCH
     fg.updated(newest)
@@ -169,24 +272,54 @@ def _generator(
         if entry["categories"]:
             fe.category([{"term": term} for term in entry["categories"]])
         if entry["summary"]:
-            fe.summary(entry["summary"])
+            fe.summary(_as_html(entry["summary"]) if suffix == "rss" else entry["summary"])
         if entry["content_html"]:
             fe.content(entry["content_html"], type="html")
         elif not entry["summary"]:
-            fe.summary(entry["content_text"] or entry["title"])
+            text = entry["content_text"] or entry["title"]
+            fe.summary(_as_html(text) if suffix == "rss" else text)
+        if entry["image"]:
+            kind = image_type(entry["image"])
+            if suffix == "rss":
+                fe.enclosure(url=entry["image"], length="0", type=kind)  # RSS requires a length; unknown → 0
+            else:
+                fe.refeed.enclosure = (entry["image"], kind)
+            fe.media.content({"url": entry["image"], "type": kind, "medium": "image"}, group=None)
+        if entry["publishers"]:
+            name, slug = entry["publishers"][0]  # one source per entry (Atom allows only one)
+            fe.source(url=urljoin(base_url, f"{slug}.{suffix}"), title=name)
     return fg
 
 
-def render_atom(feed: Feed, *, base_url: str, home_url: str, subtitle: str, site_title: str) -> bytes:
+def render_atom(
+    feed: Feed,
+    *,
+    base_url: str,
+    home_url: str,
+    subtitle: str,
+    site_title: str,
+    hub: str | None = None,
+    icon: str | None = None,
+) -> bytes:
     """Atom 1.0 bytes for ``feed`` (prepared entries, newest first)."""
     url = urljoin(base_url, f"{feed.slug}.atom")
     fg = _generator(
-        feed, feed_id=url, self_url=url, home_url=home_url, subtitle=subtitle, site_title=site_title
+        feed, feed_id=url, self_url=url, home_url=home_url, subtitle=subtitle, site_title=site_title,
+        base_url=base_url, suffix="atom", hub=hub, icon=icon,
     )
     return fg.atom_str(pretty=True)
 
 
-def render_rss(feed: Feed, *, base_url: str, home_url: str, subtitle: str, site_title: str) -> bytes:
+def render_rss(
+    feed: Feed,
+    *,
+    base_url: str,
+    home_url: str,
+    subtitle: str,
+    site_title: str,
+    hub: str | None = None,
+    icon: str | None = None,
+) -> bytes:
     """RSS 2.0 bytes for ``feed`` (prepared entries, newest first)."""
     fg = _generator(
         feed,
@@ -195,6 +328,10 @@ def render_rss(feed: Feed, *, base_url: str, home_url: str, subtitle: str, site_
         home_url=home_url,
         subtitle=subtitle,
         site_title=site_title,
+        base_url=base_url,
+        suffix="rss",
+        hub=hub,
+        icon=icon,
     )
     return fg.rss_str(pretty=True)
 
@@ -272,8 +409,15 @@ def build_feeds(
     rules: Iterable[TopicRule] = (),
     site_title: str = "refeed",
     site_url: str | None = None,
+    site_icon: str | None = None,
+    websub_hub: str | None = None,
+    publishers: bool = True,
 ) -> BuildReport:
-    """Write every feed, feeds.opml and index.html into ``out_dir``; rewrite only changed files."""
+    """Write every feed, feeds.opml and index.html into ``out_dir``; rewrite only changed files.
+
+    With ``websub_hub``, every feed advertises the hub (rel=hub) and the hub is pinged for each feed file
+    that changed; ``site_icon`` (a URL) becomes every feed's icon.
+    """
     formats = tuple(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
     formats = tuple(f for f in formats if f in FORMATS)
@@ -288,7 +432,9 @@ def build_feeds(
 
     prepared = {}
     feeds = []
-    for feed in group_feeds(articles, rules, site_title=site_title):
+    hub = xml_safe(websub_hub).strip() or None
+    icon = xml_safe(site_icon).strip() or None
+    for feed in group_feeds(articles, rules, site_title=site_title, publishers=publishers):
         if not SLUG_RE.match(feed.slug):
             logger.warning("feed %r skipped: not a safe slug", feed.slug)
             continue
@@ -318,7 +464,7 @@ def build_feeds(
             if feed.slug == "all"
             else f"{feed.title}: articles collected by {site_title}"
         )
-        common = dict(base_url=base_url, home_url=home_url, subtitle=subtitle, site_title=site_title)
+        common = dict(base_url=base_url, home_url=home_url, subtitle=subtitle, site_title=site_title, hub=hub, icon=icon)
         result = FeedResult(feed.slug, feed.title, len(feed.entries), _newest(feed.entries))
         links = []
         for fmt in formats:
@@ -336,6 +482,8 @@ def build_feeds(
                     home_page_url=home_url,
                     description=subtitle,
                     language=_common_language(feed.entries),
+                    hub=hub,
+                    icon=icon,
                 )
             if put(name, data):
                 result.written.append(name)
@@ -362,8 +510,11 @@ def build_feeds(
     )
     put(
         "index.html",
-        render_index(listings, title=site_title, opml_url=urljoin(base_url, "feeds.opml")),
+        render_index(listings, title=site_title, opml_url=urljoin(base_url, "feeds.opml"), icon=icon),
     )
     keep = {f"{feed.slug}.{FORMATS[fmt][0]}" for feed in feeds for fmt in formats}
     report.removed = _remove_stale(out, keep, formats)
+    if hub:
+        changed = [urljoin(base_url, name) for result in report.feeds for name in result.written]
+        report.pinged = ping_hub(hub, changed)
     return report

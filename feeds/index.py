@@ -36,6 +36,18 @@ a { color: inherit; }
 .subscribe a { text-decoration: none; font-size: .85rem; padding: .2rem .6rem;
   border: 1px solid var(--accent); color: var(--accent); border-radius: 1rem; }
 .subscribe a:hover { background: var(--accent); color: var(--card); }
+.subscribe button { font: inherit; font-size: .85rem; padding: .2rem .6rem; cursor: pointer;
+  border: 1px solid var(--muted); color: var(--muted); background: none; border-radius: 1rem; }
+"""
+# Copy-URL buttons are hidden without JavaScript; with it, a click copies the feed URL.
+_SCRIPT = """
+for (const button of document.querySelectorAll("button[data-url]")) {
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText(button.dataset.url); button.textContent = "Copied"; }
+    catch (error) { window.prompt("Feed URL:", button.dataset.url); }
+  });
+}
 """
 
 
@@ -69,6 +81,9 @@ def _section(listing: FeedListing) -> str:
         f'<a href="{escape(url)}" type="{escape(mime)}">{escape(FORMAT_LABELS.get(fmt, fmt))}</a>'
         for fmt, url, mime in listing.links
     )
+    if listing.links:
+        links += f'<button type="button" data-url="{escape(listing.links[0][1])}" hidden>Copy URL</button>'
+
     return (
         f'<section id="{escape(listing.slug)}">\n'
         f"<h2>{escape(listing.title)}</h2>\n"
@@ -79,7 +94,7 @@ def _section(listing: FeedListing) -> str:
     )
 
 
-def render_index(listings: list[FeedListing], *, title: str, opml_url: str) -> bytes:
+def render_index(listings: list[FeedListing], *, title: str, opml_url: str, icon: str | None = None) -> bytes:
     """Render the index page; the same listings always give the same bytes."""
     autodiscovery = "".join(
         f'<link rel="alternate" type="{escape(mime)}" title="{escape(listing.title)}"'
@@ -92,6 +107,8 @@ def render_index(listings: list[FeedListing], *, title: str, opml_url: str) -> b
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="referrer" content="no-referrer">\n'
+        # An icon link (an empty one without a site icon) spares browsers a /favicon.ico request.
+        f'<link rel="icon" href="{escape(icon) if icon else "data:,"}">\n'
         f"<title>{escape(title)}</title>\n"
         f"{autodiscovery}"
         f"<style>{_CSS}</style>\n"
@@ -101,6 +118,7 @@ def render_index(listings: list[FeedListing], *, title: str, opml_url: str) -> b
         "</header>\n"
         "<main>\n" + "".join(_section(listing) for listing in listings) + "</main>\n"
         "<footer>Made by refeed.</footer>\n"
+        f"<script>{_SCRIPT}</script>\n"
         "</body>\n</html>\n"
     )
     return page.encode("utf-8")

@@ -47,6 +47,8 @@ def render_json_feed(
     home_page_url: str,
     description: str | None = None,
     language: str | None = None,
+    hub: str | None = None,
+    icon: str | None = None,
 ) -> bytes:
     """Render ``feed`` (entries prepared by feeds.build, newest first) as JSON Feed 1.1 bytes."""
     document = {
@@ -56,6 +58,8 @@ def render_json_feed(
         "feed_url": feed_url,
         "description": description,
         "language": language,
+        "favicon": icon,
+        "hubs": [{"type": "WebSub", "url": hub}] if hub else None,
         "items": [_item(entry) for entry in feed.entries],
     }
     document = {key: value for key, value in document.items() if value is not None}

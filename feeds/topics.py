@@ -12,10 +12,12 @@ from typing import Iterable
 
 __all__ = [
     "ALL",
+    "PUBLISHER_PREFIX",
     "Feed",
     "TopicRule",
     "group_feeds",
     "keyword_topics",
+    "publishers_of",
     "slugify",
     "topic_title",
     "topics_of",
@@ -24,6 +26,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ALL = "all"
+PUBLISHER_PREFIX = "publisher-"
+MAX_SLUG = 100  # file names stay far below the 255-byte limit of every file system
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 # Latin letters NFKD does not decompose into ASCII.
@@ -57,7 +61,7 @@ def slugify(text: str) -> str:
     if not text:
         return ""
     folded = unicodedata.normalize("NFKD", str(text).translate(_FOLD)).encode("ascii", "ignore").decode("ascii")
-    return _NOT_SLUG.sub("-", folded.lower()).strip("-")
+    return _NOT_SLUG.sub("-", folded.lower()).strip("-")[:MAX_SLUG].rstrip("-")
 
 
 @lru_cache(maxsize=1024)
@@ -102,6 +106,17 @@ def topics_of(article: dict, rules: Iterable[TopicRule] = ()) -> list[str]:
     return found
 
 
+def publishers_of(article: dict) -> list[str]:
+    """The article's original publishers: ``publishers`` when given, else ``[publisher]``; blanks dropped."""
+    given = article.get("publishers")
+    if not given:
+        given = [article.get("publisher")]
+    elif isinstance(given, str):
+        given = [given]
+    names = [" ".join(str(name).split()) for name in given if name]
+    return [name for name in dict.fromkeys(names) if name]
+
+
 def topic_title(slug: str, rules: Iterable[TopicRule] = ()) -> str:
     """A rule's title for ``slug``, else the slug as capitalised words."""
     for rule in rules:
@@ -130,9 +145,9 @@ def _sort_key(article: dict) -> tuple[float, str]:
 
 
 def group_feeds(
-    articles: Iterable[dict], rules: Iterable[TopicRule] = (), site_title: str = "refeed"
+    articles: Iterable[dict], rules: Iterable[TopicRule] = (), site_title: str = "refeed", publishers: bool = True
 ) -> list[Feed]:
-    """Group articles into the "all" feed and one feed per topic, entries newest first."""
+    """Group articles into "all", one feed per topic and one per original publisher, entries newest first."""
     rules = tuple(rules)
     by_id: dict[str, dict] = {}
     for article in articles:
@@ -145,10 +160,18 @@ def group_feeds(
             by_id[key] = article
     ordered = sorted(by_id.values(), key=_sort_key)
     feeds = [Feed(ALL, f"{site_title}: all articles", list(ordered))]
-    per_topic: dict[str, list[dict]] = {}
+    members: dict[str, dict[int, dict]] = {}  # slug → articles by identity, in order (newest first)
+    titles: dict[str, str] = {}
     for article in ordered:
         for slug in topics_of(article, rules):
-            per_topic.setdefault(slug, []).append(article)
-    for slug in sorted(per_topic):
-        feeds.append(Feed(slug, topic_title(slug, rules), per_topic[slug]))
+            members.setdefault(slug, {})[id(article)] = article
+            titles.setdefault(slug, topic_title(slug, rules))
+        for name in publishers_of(article) if publishers else ():
+            slug = slugify(name)
+            if slug:
+                slug = (PUBLISHER_PREFIX + slug)[:MAX_SLUG].rstrip("-")
+                members.setdefault(slug, {})[id(article)] = article
+                titles.setdefault(slug, f"Publisher: {name}")
+    for slug in sorted(members):
+        feeds.append(Feed(slug, titles[slug], list(members[slug].values())))
     return feeds

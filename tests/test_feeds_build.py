@@ -9,7 +9,7 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feeds.build import build_feeds, entry_id
+from feeds.build import build_feeds, entry_id, image_type
 from feeds.topics import TopicRule
 
 BASE = "http://localhost:8080/"
@@ -96,7 +96,7 @@ def built(tmp_path):
 
 def test_every_file_is_written(built):
     out, report = built
-    slugs = ["all", "etc", "kazakhstan", "life", "news", "sports", "tech", "world"]
+    slugs = ["all", "etc", "kazakhstan", "life", "news", "publisher-spiegel", "sports", "tech", "world"]
     expected = {f"{s}.{ext}" for s in slugs for ext in ("atom", "rss", "json")}
     expected |= {"feeds.opml", "index.html"}
     assert {p.name for p in out.iterdir()} == expected
@@ -209,7 +209,7 @@ def test_hostile_article_is_escaped_and_stripped(built):
     assert item["authors"] == [{"name": "Mallory"}]
     assert "\x08" not in item["content_html"]
     index = (out / "index.html").read_text("utf-8")
-    assert "<script>" not in index and "&lt;script&gt;" in index
+    assert "<script>alert" not in index and index.count("<script>") == 1 and "&lt;script&gt;" in index
     assert (out / "etc.atom").exists()
     assert not (out.parent / "etc.atom").exists()
 
@@ -261,7 +261,7 @@ def test_index_lists_feeds_with_links_and_autodiscovery(built):
     page = (out / "index.html").read_text("utf-8")
     tree = etree.HTML(page)
     alternates = tree.xpath('//head/link[@rel="alternate"][@type="application/atom+xml"]/@href')
-    assert alternates[0] == BASE + "all.atom" and len(alternates) == 8
+    assert alternates[0] == BASE + "all.atom" and len(alternates) == 9
     assert BASE + "news.rss" in page and BASE + "news.json" in page
     assert "6 entries" in page and "1 entry" in page
     news = tree.xpath('//section[@id="news"]//li/a/text()')
@@ -296,7 +296,7 @@ def test_changed_article_rewrites_only_its_feeds(built):
     articles = corpus()
     articles[1] = dict(articles[1], title="Corrected headline", updated=T0 + timedelta(days=5))
     report = build_feeds(articles, out, BASE, rules=RULES, site_title="refeed")
-    changed = {"all.atom", "all.rss", "all.json", "life.atom", "life.rss", "life.json"}
+    changed = {f"{slug}.{ext}" for slug in ("all", "life", "publisher-spiegel") for ext in ("atom", "rss", "json")}
     assert set(report.written) == changed | {"feeds.opml", "index.html"}
     after = snapshot(out)
     for name in before:
@@ -317,10 +317,12 @@ def test_stale_topic_files_are_removed_but_nothing_else(built):
 
 def test_unsafe_slugs_cannot_escape_out_dir(tmp_path):
     out = tmp_path / "a" / "b"
-    article = make_article(1, topics=["../../x", "..", ".", "/etc/passwd", "", "ünïcode"])
+    article = make_article(1, topics=["../../x", "..", ".", "/etc/passwd", "", "ünïcode", "y" * 300],
+                           publishers=["../../p", "..", "/", "Le Monde/../x"])
     build_feeds([article], out, BASE)
     assert sorted(p.name for p in tmp_path.rglob("*.atom")) == [
-        "all.atom", "etc-passwd.atom", "unicode.atom", "x.atom"
+        "all.atom", "etc-passwd.atom", "publisher-le-monde-x.atom", "publisher-p.atom", "unicode.atom", "x.atom",
+        "y" * 100 + ".atom",
     ]
     assert all(p.parent == out for p in tmp_path.rglob("*.atom"))
 
@@ -333,3 +335,44 @@ def test_empty_store_gives_valid_empty_all_feed(tmp_path):
     assert json.loads((tmp_path / "new" / "all.json").read_text())["items"] == []
     again = build_feeds([], tmp_path / "new", BASE)
     assert again.written == []
+
+
+def test_site_icon_is_every_feeds_icon(tmp_path):
+    icon = "https://www.newsrnd.com/favicon.png"
+    build_feeds(corpus(), tmp_path, BASE, site_icon=icon)
+    assert parse(tmp_path / "news.atom").feed.icon == icon
+    assert parse(tmp_path / "news.rss").feed.image.href == icon
+    assert json.loads((tmp_path / "news.json").read_text())["favicon"] == icon
+    assert f'<link rel="icon" href="{icon}">' in (tmp_path / "index.html").read_text()
+
+
+def test_images_already_in_content_get_no_referrer_policy(tmp_path):
+    inline = make_article(
+        8, image=None,
+        content_html='<p>a &amp; b</p><img src="https://x.test/1.png" alt="&lt;img src=x&gt;"><p><img src="https://x.test/2.gif"></p>',
+    )
+    build_feeds([inline], tmp_path, BASE)
+    html = json.loads((tmp_path / "all.json").read_text())["items"][0]["content_html"]
+    assert html == (
+        '<p>a &amp; b</p><img src="https://x.test/1.png" alt="&lt;img src=x&gt;" referrerpolicy="no-referrer">'
+        '<p><img src="https://x.test/2.gif" referrerpolicy="no-referrer"></p>'
+    )
+
+
+@pytest.mark.parametrize(
+    "url, kind",
+    [("https://i.test/a.png", "image/png"), ("https://i.test/a.webp?w=3", "image/webp"),
+     ("https://i.test/a", "image/jpeg"), ("https://i.test/a.html", "image/jpeg")],
+)
+def test_enclosure_type_is_guessed_from_the_extension(url, kind):
+    assert image_type(url) == kind
+
+
+def test_publisher_feed_per_publisher_of_a_story(tmp_path):
+    story = make_article(9, publishers=["Der Spiegel", "Die Zeit"])
+    report = build_feeds([story, make_article(10)], tmp_path, BASE)
+    feeds = {f.slug: f.entries for f in report.feeds}
+    assert feeds["publisher-der-spiegel"] == 1 and feeds["publisher-die-zeit"] == 1 and feeds["publisher-spiegel"] == 1
+    assert parse(tmp_path / "publisher-die-zeit.atom").feed.title == "Publisher: Die Zeit"
+    entry = parse(tmp_path / "all.atom").entries[1]
+    assert entry.source.title == "Der Spiegel" and entry.source.link == BASE + "publisher-der-spiegel.atom"

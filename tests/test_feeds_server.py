@@ -3,19 +3,25 @@
 import gzip
 import http.client
 import os
+import signal
+import subprocess
+import sys
 from email.utils import formatdate
 
 import pytest
 
-from feeds.server import FeedServer
+from conftest import ROOT
+from feeds.server import FeedServer, accepts_gzip
 
 ATOM = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">' + (
     b"<entry><title>x</title></entry>" * 40
 ) + b"</feed>\n"
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server (a child process) for the module; the tests only read."""
+    tmp_path = tmp_path_factory.mktemp("serve")
     public = tmp_path / "public"
     public.mkdir()
     (public / "all.atom").write_bytes(ATOM)
@@ -137,3 +143,74 @@ def test_nothing_outside_the_folder_or_missing_is_served(server, path):
     response, body = request(server, path)
     assert response.status == 404
     assert b"secret" not in body and b"nested" not in body
+
+
+def test_if_none_match_takes_precedence_over_if_modified_since(server):
+    first, _ = request(server, "/all.atom")
+    response, _ = request(
+        server, "/all.atom", headers={"If-None-Match": '"stale"', "If-Modified-Since": first.getheader("Last-Modified")}
+    )
+    assert response.status == 200
+
+
+def test_304_carries_the_validators(server):
+    first, _ = request(server, "/all.atom")
+    response, body = request(server, "/all.atom", headers={"If-None-Match": first.getheader("ETag")})
+    assert response.status == 304 and body == b""
+    assert response.getheader("Last-Modified") == first.getheader("Last-Modified")
+    assert response.getheader("Content-Encoding") is None
+
+
+def test_changed_file_gets_a_new_etag(tmp_path):
+    (tmp_path / "all.atom").write_bytes(ATOM)
+    with FeedServer(tmp_path) as running:
+        etag = request(running, "/all.atom")[0].getheader("ETag")
+        (tmp_path / ".new").write_bytes(ATOM.replace(b"<title>x</title>", b"<title>y</title>", 1) + b" ")
+        os.replace(tmp_path / ".new", tmp_path / "all.atom")
+        response, body = request(running, "/all.atom", headers={"If-None-Match": etag})
+        assert response.status == 200 and body.startswith(ATOM[:60]) and b"<title>y</title>" in body
+        assert response.getheader("ETag") != etag
+
+
+def test_missing_file_is_a_clear_404(server):
+    response, body = request(server, "/nothing.rss")
+    assert response.status == 404
+    assert b"Not Found" in body
+
+
+@pytest.mark.parametrize(
+    "header, expected",
+    [("gzip", True), ("br, gzip;q=0.5", True), ("x-gzip", True), ("*", True), ("gzip;q=0", False),
+     ("identity", False), ("", False), ("gzip;q=bad", False), ("deflate, br", False)],
+)
+def test_accept_encoding_negotiation(header, expected):
+    assert accepts_gzip(header) is expected
+
+
+def test_port_in_use_is_one_clear_error(server, tmp_path):
+    with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{server.port}"):
+        FeedServer(tmp_path, port=server.port).start()
+
+
+def test_serve_command_serves_the_output_folder_until_interrupted(tmp_path):
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "all.atom").write_bytes(ATOM)
+    (tmp_path / "refeed.toml").write_text('[output]\ndir = "public"\n', encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scheduler.py"), "serve", "--port", "0"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), process.stderr.read() if process.poll() is not None else url
+        running = FeedServer(tmp_path)
+        running.port = int(url.rstrip("/").rsplit(":", 1)[1])
+        response, body = request(running, "/all.atom")
+        assert response.status == 200 and body == ATOM
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        process.stdout.close()
+        process.stderr.close()
+    with pytest.raises(ConnectionRefusedError):
+        request(running, "/all.atom")
