@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
@@ -14,24 +15,37 @@ from urllib.parse import urljoin, urlsplit
 import dateparser
 from lxml import etree
 from parsel import Selector
+from w3lib.encoding import html_to_unicode
 
 __all__ = [
     "Page",
     "Extracted",
     "body_blocks",
+    "clean_title",
+    "decode_html",
+    "detect_language",
+    "extract_body",
     "extract_generic_body",
     "is_boilerplate",
+    "looks_like_article",
     "parse_datetime",
     "publisher_from",
     "credit_authors",
     "render_blocks",
+    "select",
+    "selected_fields",
+    "split_authors",
 ]
 
 logger = logging.getLogger(__name__)
 
 BLOCK_TAGS = ("p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "table", "pre")
 HEADINGS = ("h2", "h3", "h4", "h5", "h6")
-_PUBLISHER = re.compile(r"^\s*(?:source|quelle|fuente|fonte|bron|źródło|kilde|källa|lähde|zdroj|forrás)\s*:\s*(.{1,80}?)\s*$", re.I)
+_BLOCKS_XPATH = ".//*[self::p or self::h2 or self::h3 or self::h4 or self::h5 or self::h6 or self::ul or self::ol or self::blockquote or self::table or self::pre]"
+_PUBLISHER = re.compile(
+    r"^\s*(?:source|sources|quelle|fuente|fonte|source originale|bron|źródło|kilde|källa|lähde|zdroj|forrás|fonti|kaynak|出典|来源|출처)\s*[:：]\s*(.{1,80}?)\s*$",
+    re.I,
+)
 _AGENCY = r"(?:dpa|afp|ap|reuters|epd|kna|apa|sda|ansa|efe|upi|xinhua|tass|kyodo|[a-z]{1,4})"
 _CREDIT = re.compile(rf"^\s*{_AGENCY}(?:\s*/\s*{_AGENCY})*\s*$", re.I)
 _BOILERPLATE = [
@@ -46,9 +60,33 @@ _BOILERPLATE = [
         r"^©",
         r"^the information on this site is from external sources",
         r"^the inclusion of any links does not necessarily",
-        r"^(read more|related articles?|share this( article)?|advertisement|subscribe to our newsletter.*)$",
+        r"^(read more|read next|related( articles?| stories| content)?|more on this( story)?|share this( article| story)?"
+        r"|advertisement|anzeige|publicidad|sponsored( content)?|subscribe to our newsletter.*|sign up for our newsletter.*"
+        r"|click here to subscribe.*|weiterlesen|lesen sie auch|leer más|lire aussi|also read|see also|recommended( for you)?)\W*$",
     )
 ]
+# class/id words of page parts that are never the article: share bars, related lists, ads, newsletter boxes, …
+_JUNK_WORDS = (
+    "share", "sharing", "social", "related", "recommended", "recommendations", "newsletter", "subscribe", "subscription",
+    "promo", "advert", "advertisement", "ad", "ads", "adslot", "sponsor", "sponsored", "outbrain", "taboola", "readmore",
+    "read-more", "more-stories", "most-popular", "popular", "trending", "comments", "comment", "disqus", "signup",
+    "paywall", "breadcrumb", "breadcrumbs", "tags", "tag-list", "author-bio", "byline", "toolbar",
+    "visually-hidden", "sr-only", "cookie", "consent", "modal", "popup", "nav", "navigation", "menu", "footer", "sidebar",
+    "widget", "inline-related", "see-also", "also-read", "newsletter-signup", "caption", "copyright",
+)
+_JUNK_CLASS = re.compile(r"(?:^|[\s_-])(?:" + "|".join(re.escape(w) for w in _JUNK_WORDS) + r")(?:$|[\s_-])", re.I)
+_SKIP_ANCESTORS = ("figure", "aside", "nav", "footer", "header", "form", "button", "figcaption", "noscript", "script", "style", "template")
+_NON_ARTICLE_PATH = re.compile(
+    r"/(?:tags?|topics?|authors?|autor|autores|auteur|writers?|profile|users?|search|suche|buscar|recherche|login|log-in|"
+    r"signin|sign-in|register|signup|sign-up|account|subscribe|newsletter|galler(?:y|ies)|photos?|fotos?|bilder|videos?|"
+    r"category|categories|section|archive|archives|page|feed|rss|privacy|terms|contact|about)(?:/|$|\.html?$)",
+    re.I,
+)
+_SEPARATORS = re.compile(r"\s+[|\-–—:·•»«/]\s+|\s*[|•·»«]\s*")
+MIN_ARTICLE_WORDS = 60  # a page with less article text than this is not an article (galleries, stubs, listings)
+
+
+# -- small parsers
 
 
 def is_boilerplate(text: str) -> bool:
@@ -69,20 +107,124 @@ def credit_authors(text: str) -> list[str]:
     return [part.strip() for part in text.split("/") if part.strip()]
 
 
-def parse_datetime(value) -> datetime | None:
-    """An aware UTC datetime from ISO 8601 or a human date in many languages; None if it is not a date."""
+_BY = re.compile(r"^(?:by|von|por|par|di|door|av|af|przez|от|文|記者)\s*[:：]?\s+", re.I)
+_AND = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\by\b|\bet\b|\be\b|\ben\b|\boch\b|\bog\b|\bi\b|\bund\b)\s*", re.I)
+
+
+def split_authors(text: str | None) -> list[str]:
+    """A byline (`By Jane Doe and John Smith`) → ["Jane Doe", "John Smith"]; URLs and long text are no names."""
+    text = " ".join((text or "").split())
+    text = _BY.sub("", text)
+    if not text or "://" in text or "@" in text or len(text) > 120:
+        return []
+    names = [n.strip(" .|-–—") for n in _AND.split(text)]
+    return [n for n in names if n and len(n.split()) <= 5 and any(c.isalpha() for c in n)]
+
+
+def parse_datetime(value, languages: list[str] | None = None) -> datetime | None:
+    """An aware UTC datetime from ISO 8601 or a human date in many languages; None if it is not a date.
+
+    `languages` (ISO 639-1 codes, the page's own) are tried first: dateparser is much faster told where to look.
+    """
     if not value or not isinstance(value, str):
         return None
-    text = value.strip()
+    text = " ".join(value.split())[:80]
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        parsed = dateparser.parse(text, settings={"RETURN_AS_TIMEZONE_AWARE": True, "TIMEZONE": "UTC", "TO_TIMEZONE": "UTC"})
+        if not re.search(r"\d", text):  # "Latest", "now": words are no dates
+            return None
+        settings = {"RETURN_AS_TIMEZONE_AWARE": True, "TIMEZONE": "UTC", "TO_TIMEZONE": "UTC", "PREFER_DATES_FROM": "past"}
+        parsed = None
+        try:
+            if languages:
+                parsed = dateparser.parse(text, languages=languages, settings=settings)
+            if parsed is None:
+                parsed = dateparser.parse(text, settings=settings)
+        except Exception:  # dateparser trips on odd input now and then (or knows no such language): no date
+            return None
         if parsed is None:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def clean_title(title: str | None, site_names: list[str] = ()) -> str | None:
+    """The headline without the site name the `<title>` or og:title appends (`Story - The Site` → `Story`)."""
+    title = _text(title)
+    if not title:
+        return None
+    names = {_fold(n) for n in site_names if n}
+    parts = _SEPARATORS.split(title)
+    if len(parts) > 1:
+        if names and _fold(parts[-1]) in names:
+            return _text(title[: title.rfind(parts[-1])].rstrip(" |-–—:·•»«/")) or title
+        if names and _fold(parts[0]) in names:
+            return _text(title[len(parts[0]):].lstrip(" |-–—:·•»«/")) or title
+    return title
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[^\w]+", "", unicodedata.normalize("NFKC", text).casefold().removeprefix("www."))
+
+
+_LANGID = None
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of a text by py3langid (its model ships in the package); None for too little text."""
+    global _LANGID
+    text = " ".join(text.split())[:3000]
+    if len(re.findall(r"\w+", text)) < 5 and len(text) < 20:  # CJK runs are one "word" each: count characters too
+        return None
+    if _LANGID is None:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        _LANGID = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    code, probability = _LANGID.classify(text)
+    return code if probability >= 0.5 and re.fullmatch(r"[a-z]{2}", code) else None
+
+
+# -- encodings
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> str:
+    """Bytes → text: BOM, then the HTTP charset, then `<meta charset>`, then detection; never raises."""
+    _, text = html_to_unicode(content_type, body, auto_detect_fun=_detect_encoding)
+    return text
+
+
+def _encodable(text: str | None) -> str | None:
+    """Text without lone surrogates (U+FFFD in their place): a str can hold them, UTF-8 and lxml cannot."""
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:
+        return re.sub("[\ud800-\udfff]", "\ufffd", text)
+    return text
+
+
+def _detect_encoding(body: bytes) -> str | None:
+    try:
+        body.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        from charset_normalizer import from_bytes
+
+        results = from_bytes(body[:200_000])
+        best = results.best()
+        if best is not None:
+            # windows-1252 is the web's legacy default (WHATWG): it wins a tie with its look-alikes (cp1250, cp1257, …)
+            tie = [m for m in results if m.encoding == "cp1252" and m.chaos <= best.chaos + 0.01]
+            return "cp1252" if tie else best.encoding
+    except Exception:  # detection is a best effort; cp1252 below never fails
+        logger.debug("charset detection failed", exc_info=True)
+    return "cp1252"
+
+
+# -- the page
 
 
 @dataclass
@@ -92,17 +234,49 @@ class Page:
     url: str
     selector: Selector
     _jsonld: list[dict] | None = field(default=None, repr=False)
+    _visible: set[str] | None = field(default=None, repr=False)
 
     @classmethod
     def from_text(cls, html: str, url: str) -> Page:
-        return cls(url=url, selector=Selector(text=html))
+        return cls(url=url, selector=Selector(text=_encodable(html) or "<html></html>"))
+
+    @classmethod
+    def from_response(cls, response) -> Page:
+        """A Scrapy response, decoded by decode_html (Scrapy's own guess knows only UTF-8 and cp1252)."""
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        return cls.from_text(decode_html(response.body, content_type), response.url)
+
+    @property
+    def html(self) -> str:
+        return self.selector.get()
+
+    def remove(self, expressions) -> None:
+        """Drop every node a CSS or XPath expression selects (the `remove` selector)."""
+        for expression in expressions:
+            for node in select(self.selector, expression):
+                if not isinstance(node.root, str):
+                    node.drop()
+
+    def shows(self, text: str) -> bool:
+        """Whether a text (a lede from the metadata, say) is a paragraph of the page itself, not only in its head."""
+        if self._visible is None:
+            self._visible = {" ".join(p.split()) for p in self.selector.xpath("//body//p").xpath("string()").getall()}
+        return " ".join(text.split()) in self._visible
 
     def meta(self, *names: str) -> str | None:
-        for name in names:
-            value = self.selector.xpath(f"//meta[@property='{name}' or @name='{name}']/@content").get()
-            if value and value.strip():
-                return value.strip()
+        for value in self.metas(*names):
+            return value
         return None
+
+    def metas(self, *names: str) -> list[str]:
+        found = []
+        for name in names:
+            found += [
+                v.strip()
+                for v in self.selector.xpath(f"//meta[@property='{name}' or @name='{name}' or @itemprop='{name}']/@content").getall()
+                if v.strip()
+            ]
+        return found
 
     def absolute(self, url: str | None) -> str | None:
         return urljoin(self.url, url.strip()) if url and url.strip() else None
@@ -116,73 +290,250 @@ class Page:
                 try:
                     data = json.loads(raw)
                 except ValueError:
-                    continue
+                    try:  # a common fault: raw newlines inside strings
+                        data = json.loads(raw.replace("\n", " ").replace("\r", " "))
+                    except ValueError:
+                        continue
                 stack = data if isinstance(data, list) else [data]
                 while stack:
                     node = stack.pop(0)
                     if isinstance(node, dict):
                         found.append(node)
-                        stack.extend(g for g in node.get("@graph", []) if isinstance(g, dict))
+                        graph = node.get("@graph", [])
+                        stack.extend(g for g in (graph if isinstance(graph, list) else [graph]) if isinstance(g, dict))
             self._jsonld = found
         return self._jsonld
 
-    def article_ld(self) -> dict:
+    def ld_of(self, *suffixes: str) -> list[dict]:
+        out = []
         for node in self.jsonld:
             kind = node.get("@type")
             kinds = kind if isinstance(kind, list) else [kind]
-            if any(isinstance(k, str) and k.endswith("Article") for k in kinds):
-                return node
-        return {}
+            if any(isinstance(k, str) and k.endswith(suffixes) for k in kinds):
+                out.append(node)
+        return out
 
-    # -- structured signals, each a field
+    def article_ld(self) -> dict:
+        found = self.ld_of("Article", "BlogPosting", "Report", "NewsArticle")
+        return found[0] if found else {}
+
+    # -- structured signals and the page's markup, each a field
 
     def canonical(self) -> str:
         return self.absolute(self.selector.xpath("//link[@rel='canonical']/@href").get() or self.meta("og:url")) or self.url
 
+    def site_names(self) -> list[str]:
+        names = [self.meta("og:site_name", "application-name", "twitter:site")]
+        for node in [self.article_ld(), *self.ld_of("WebSite", "Organization", "NewsMediaOrganization")]:
+            publisher = node.get("publisher") if "publisher" in node else node
+            if isinstance(publisher, dict):
+                names.append(_text(publisher.get("name")))
+            if node.get("@type") == "WebSite":
+                names.append(_text(node.get("name")))
+        host = (urlsplit(self.url).hostname or "").removeprefix("www.")
+        names += [host, host.rsplit(".", 1)[0]] if host else []
+        return [n.lstrip("@") for n in names if n]
+
     def title(self) -> str | None:
-        return _text(self.article_ld().get("headline")) or self.meta("og:title", "twitter:title")
+        """Headline: JSON-LD, Open Graph, the article's `<h1>`, then `<title>`; the site name never."""
+        sites = self.site_names()
+        h1 = self.h1()
+        for candidate in (_text(self.article_ld().get("headline")), self.meta("og:title", "twitter:title"), h1):
+            title = clean_title(candidate, sites)
+            if title:
+                return title
+        title = _text(self.selector.xpath("//title/text()").get())
+        if title and not clean_title(title, sites) == title:
+            return clean_title(title, sites)
+        parts = _SEPARATORS.split(title or "")
+        return _text(parts[0]) if len(parts) > 1 and len(parts[0].split()) >= 3 else title
+
+    def h1(self) -> str | None:
+        for xpath in ("//article//h1", "//main//h1", "//h1"):
+            text = _text(self.selector.xpath(xpath).xpath("string()").get())
+            if text:
+                return text
+        return None
 
     def published(self) -> datetime | None:
-        return (
-            parse_datetime(self.article_ld().get("datePublished"))
-            or parse_datetime(self.meta("article:published_time", "datePublished", "date"))
-            or parse_datetime(self.selector.xpath("//time/@datetime").get())
+        ld = self.article_ld()
+        for value in (
+            ld.get("datePublished"),
+            ld.get("dateCreated"),
+            *self.metas("article:published_time", "og:published_time", "datePublished", "published_time", "pubdate",
+                        "publishdate", "publish-date", "parsely-pub-date", "sailthru.date", "dc.date.issued", "DC.date.issued",
+                        "dcterms.created", "dcterms.date", "date", "DC.date"),
+            *self.selector.xpath("//*[@itemprop='datePublished']/@datetime | //*[@itemprop='datePublished']/@content").getall(),
+            *self.selector.xpath("//article//time/@datetime | //time[@pubdate]/@datetime | //time/@datetime").getall()[:3],
+        ):
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+            if parsed:
+                return parsed
+        return self._visible_date()
+
+    def _visible_date(self) -> datetime | None:
+        """A date written out near the headline (`8. Januar 2022`, `2022年1月8日`), as the last resort."""
+        marks = ("date", "time", "published", "meta", "byline", "fecha", "datum", "data", "zeit", "hora", "dateline")
+        xpath = (
+            "//*[self::time or " + " or ".join(f"contains(@class,'{m}')" for m in marks) + "][string-length(normalize-space(.)) < 80]"
+            " | //h1/following::*[self::p or self::span or self::div][position() <= 4][string-length(normalize-space(.)) < 40]"
         )
+        declared = self.declared_language()
+        languages = [declared] if declared else None
+        for node in self.selector.xpath(xpath)[:16]:
+            text = _text(node.xpath("string()").get())
+            if text and re.search(r"\d{4}|\d{1,2}\.\s*\d{1,2}\.|\d{1,2}/\d{1,2}/\d{2}", text):
+                text = re.sub(r"^(?:published|updated|veröffentlicht|publicado|publié)\s*(?:on|am|le|el)?\s*:?\s*", "", text, flags=re.I)
+                parsed = parse_datetime(text, languages)
+                if parsed and parsed <= datetime.now(UTC):
+                    return parsed
+        return None
 
     def modified(self) -> datetime | None:
-        return parse_datetime(self.article_ld().get("dateModified")) or parse_datetime(self.meta("article:modified_time", "og:updated_time"))
+        ld = self.article_ld()
+        for value in (ld.get("dateModified"), *self.metas("article:modified_time", "og:updated_time", "dateModified", "last-modified")):
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+            if parsed:
+                return parsed
+        return None
 
     def sections(self) -> list[str]:
-        found = [s for s in self.selector.xpath("//meta[@property='article:section']/@content").getall() if s.strip()]
+        found = self.metas("article:section")
         section = self.article_ld().get("articleSection")
         found += section if isinstance(section, list) else [section] if section else []
-        return [s.strip() for s in found if isinstance(s, str) and s.strip()]
+        found += self.breadcrumb()
+        return list(dict.fromkeys(s.strip() for s in found if isinstance(s, str) and s.strip()))
+
+    def breadcrumb(self) -> list[str]:
+        """The middle of the breadcrumb (not "Home", not the article itself): JSON-LD BreadcrumbList, else markup."""
+        names: list[str] = []
+        for node in self.ld_of("BreadcrumbList"):
+            items = node.get("itemListElement")
+            items = items if isinstance(items, list) else []
+            for item in sorted((i for i in items if isinstance(i, dict)), key=lambda i: _int(i.get("position"))):
+                inner = item.get("item")
+                name = item.get("name") or (inner.get("name") if isinstance(inner, dict) else None)
+                if isinstance(name, str) and name.strip():
+                    names.append(name.strip())
+        if not names:
+            for xpath in ("//nav[contains(@class,'breadcrumb')]//a", "//*[contains(@class,'breadcrumb')]//a", "//*[@itemtype='https://schema.org/BreadcrumbList' or @itemtype='http://schema.org/BreadcrumbList']//a"):
+                names = [t for t in (_text(a.xpath("string()").get()) for a in self.selector.xpath(xpath)) if t]
+                if names:
+                    break
+        if names and (names[0].casefold() in ("home", "start", "startseite", "inicio", "accueil", "portada") or self.absolute("/") and names[0] in self.site_names()):
+            names = names[1:]
+        headline = _fold(self.h1() or "")
+        return [n for n in names if _fold(n) != headline and len(n) <= 40][:3]
 
     def summary(self) -> str | None:
-        return _text(self.article_ld().get("description")) or self.meta("og:description", "description")
+        return _text(self.article_ld().get("description")) or self.meta("og:description", "twitter:description", "description")
 
     def image(self) -> str | None:
         image = self.article_ld().get("image")
         if isinstance(image, list):
             image = image[0] if image else None
         if isinstance(image, dict):
-            image = image.get("url")
-        return self.absolute(image if isinstance(image, str) else None) or self.absolute(self.meta("og:image", "twitter:image"))
+            image = image.get("url") or image.get("contentUrl")
+        return self.absolute(image if isinstance(image, str) else None) or self.absolute(
+            self.meta("og:image", "og:image:url", "twitter:image", "twitter:image:src")
+        ) or self.absolute(self.selector.xpath("//article//figure//img/@src").get())
+
+    def image_caption(self) -> str | None:
+        """The lead figure's caption, without its photo credit."""
+        for xpath in ("//article//figure//figcaption", "//main//figure//figcaption", "//figure//figcaption"):
+            for node in self.selector.xpath(xpath)[:1]:
+                parts = node.xpath(
+                    ".//text()[not(ancestor::*[contains(@class,'credit') or contains(@class,'copyright') or contains(@class,'photographer')])]"
+                ).getall()
+                text = _text(" ".join(parts))
+                text = _text(re.split(r"\s(?:photo|foto|bild|image|picture|credit)\s*:\s", f" {text or ''}", flags=re.I)[0])
+                if text:
+                    return text
+        return None
 
     def authors(self) -> list[str]:
-        author = self.article_ld().get("author")
-        people = author if isinstance(author, list) else [author] if author else []
-        names = [p.get("name") if isinstance(p, dict) else p for p in people]
-        names = [n.strip() for n in names if isinstance(n, str) and n.strip()]
-        return names or ([self.meta("author")] if self.meta("author") else [])
+        names: list[str] = []
+        for node in [self.article_ld()]:
+            author = node.get("author") or node.get("creator")
+            people = author if isinstance(author, list) else [author] if author else []
+            for person in people:
+                name = person.get("name") if isinstance(person, dict) else person
+                names += split_authors(name) if isinstance(name, str) else []
+        if not names:
+            for value in self.metas("author", "article:author", "parsely-author", "sailthru.author", "dc.creator", "DC.creator", "byl"):
+                names += split_authors(value)
+        if not names:
+            for xpath in ("//*[@itemprop='author']//*[@itemprop='name']", "//*[@itemprop='author']", "//a[@rel='author']", "//*[contains(@class,'byline')]//a", "//*[contains(@class,'byline')]"):
+                for node in self.selector.xpath(xpath)[:3]:
+                    names += split_authors(node.xpath("string()").get())
+                if names:
+                    break
+        return list(dict.fromkeys(names))
 
-    def language(self) -> str | None:
-        lang = self.selector.xpath("/html/@lang").get() or self.meta("og:locale") or _text(self.article_ld().get("inLanguage"))
-        if lang:
-            code = re.split(r"[-_]", lang.strip())[0].lower()
-            if re.fullmatch(r"[a-z]{2}", code):
-                return code
+    def publisher_line(self) -> str | None:
+        """The original publisher a `Source: X` (`Quelle: X`, `Fuente: X`, …) line names, anywhere in the article."""
+        for node in self.selector.xpath(
+            "//body//*[self::p or self::div or self::span or self::small or self::em or self::footer][string-length(normalize-space(.)) < 100]"
+        ):
+            text = _text(node.xpath("string()").get())
+            publisher = publisher_from(text) if text else None
+            if publisher:
+                return publisher
         return None
+
+    def declared_language(self) -> str | None:
+        for lang in (
+            self.selector.xpath("/html/@lang").get(),
+            self.selector.xpath("/html/@xml:lang").get(),
+            self.meta("og:locale", "language", "content-language", "dc.language", "DC.language"),
+            self.selector.xpath("//meta[@http-equiv='content-language' or @http-equiv='Content-Language']/@content").get(),
+            _text(self.article_ld().get("inLanguage")),
+        ):
+            if lang:
+                code = re.split(r"[-_,\s]", lang.strip())[0].lower()
+                if re.fullmatch(r"[a-z]{2}", code):
+                    return code
+        return None
+
+    def language(self, text: str = "") -> str | None:
+        """What the page declares, else what its text is written in."""
+        return self.declared_language() or detect_language(text or self.selector.xpath("string(//body)").get() or "")
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+# -- is it an article at all?
+
+
+def looks_like_article(page: Page) -> bool:
+    """Structured data or markup says article, the URL is no tag/author/search/login/gallery page, and there is text."""
+    path = urlsplit(page.url).path
+    if _NON_ARTICLE_PATH.search(path) or urlsplit(page.url).query and re.search(r"(?:^|&)(?:q|s|query|search)=", urlsplit(page.url).query):
+        return False
+    og_type = (page.meta("og:type") or "").lower()
+    structured = bool(page.article_ld())
+    if og_type in ("website", "profile", "video", "video.other", "music.song", "book") and not structured:
+        return False
+    signal = structured or og_type in ("article", "news", "news.article", "blog", "blogpost")
+    if not signal:
+        articles = page.selector.xpath("//article")
+        signal = len(articles) == 1 and _words(" ".join(articles[0].xpath(".//p//text()").getall())) >= MIN_ARTICLE_WORDS
+    if not signal:
+        return False
+    container = _densest(page.selector)
+    return container is not None and _words(" ".join(container.xpath(".//p//text()").getall())) >= MIN_ARTICLE_WORDS
+
+
+def _words(text: str | None) -> int:
+    return len(re.findall(r"\w+", text or ""))
+
+
+# -- the body
 
 
 @dataclass
@@ -193,18 +544,23 @@ class Extracted:
     publisher: str | None = None
     credit: list[str] = field(default_factory=list)
 
+    @property
+    def text(self) -> str:
+        return "\n".join(text for _, _, text in self.blocks)
 
-def body_blocks(page: Page, body: Selector, remove: list[str] = ()) -> Extracted:
+
+def body_blocks(page: Page, body: Selector, remove: list[str] = (), junk: bool = True) -> Extracted:
     """Walk a body element's blocks; keep article text, set aside the credit and Source: lines."""
     result = Extracted(blocks=[])
     for css in remove:
-        for node in body.xpath(css) if css.startswith("/") else body.css(css):
-            node.drop()
-    for node in body.xpath(".//*[self::p or self::h2 or self::h3 or self::h4 or self::h5 or self::h6 or self::ul or self::ol or self::blockquote or self::table or self::pre]"):
-        if _nested(node, body):
+        for node in select(body, css):
+            if not isinstance(node.root, str):
+                node.drop()
+    for node in body.xpath(_BLOCKS_XPATH):
+        if _nested(node, body, junk):
             continue
         tag = node.root.tag
-        text = " ".join(" ".join(node.xpath(".//text()").getall()).split())
+        text = _block_text(node)
         if not text:
             continue
         publisher = publisher_from(text)
@@ -215,31 +571,69 @@ def body_blocks(page: Page, body: Selector, remove: list[str] = ()) -> Extracted
         if credit:
             result.credit = credit
             continue
-        if is_boilerplate(text):
+        if is_boilerplate(text) or _only_a_date(text):
             continue
         result.blocks.append((tag, _inner_html(node, page), text))
     return result
 
 
-def _nested(node: Selector, body: Selector) -> bool:
-    """True when a block sits inside another kept block, a figure, aside or nav below the body."""
+def _only_a_date(text: str) -> bool:
+    """A dateline block (`8. Januar 2022`, `2022年1月8日`, `Jan. 8, 2022 10:15`): metadata, not article text."""
+    return len(text) <= 40 and len(text.split()) <= 6 and bool(re.search(r"\d", text)) and parse_datetime(text) is not None
+
+
+def _block_text(node: Selector) -> str:
+    if node.root.tag in ("ul", "ol"):
+        return " ".join(" ".join(li.xpath("string()").get().split()) for li in node.xpath("./li") if li.xpath("string()").get().strip()) or " ".join(
+            " ".join(node.xpath(".//text()").getall()).split()
+        )
+    return " ".join(" ".join(node.xpath(".//text()[not(ancestor::script or ancestor::style)]").getall()).split())
+
+
+def _nested(node: Selector, body: Selector, junk: bool = True) -> bool:
+    """True when a block sits inside another kept block, a figure, aside, nav or a share/related/ad box below the body."""
     body_root = body.root
-    parent = node.root.getparent()
+    element = node.root
+    if junk and _is_junk(element):
+        return True
+    parent = element.getparent()
     while parent is not None and parent is not body_root:
-        if parent.tag in BLOCK_TAGS or parent.tag in ("figure", "aside", "nav", "footer", "header", "form"):
+        if parent.tag in BLOCK_TAGS or parent.tag in _SKIP_ANCESTORS:
+            return True
+        if junk and _is_junk(parent):
             return True
         parent = parent.getparent()
     return False
 
 
+def _is_junk(element) -> bool:
+    if not isinstance(element.tag, str):
+        return False
+    marks = f"{element.get('class', '')} {element.get('id', '')}"
+    if element.get("hidden") is not None or element.get("aria-hidden") == "true":
+        return True
+    if re.search(r"display\s*:\s*none", element.get("style", "")):
+        return True
+    return bool(marks.strip()) and bool(_JUNK_CLASS.search(marks))
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # lxml refuses these in an attribute
+
+
 def _inner_html(node: Selector, page: Page) -> str:
     """The block's inner markup with links made absolute (the sanitizer removes the rest)."""
     root = node.root
+    for br in root.iter("br"):
+        br.tail = "\n" + (br.tail or "")
     for element in root.iter("a", "img"):
         attr = "href" if element.tag == "a" else "src"
         value = element.get(attr)
         if value:
-            element.set(attr, urljoin(page.url, value.strip()))
+            element.set(attr, _NOT_XML.sub("", urljoin(page.url, value.strip())))
+    if root.tag in ("ul", "ol"):
+        items = [li for li in root if li.tag == "li"]
+        if items:  # one item a line, so that the text of neighbouring items never runs together
+            return "\n" + "\n".join(etree.tostring(li, encoding="unicode", method="html", with_tail=False) for li in items) + "\n"
     parts = [escape(root.text)] if root.text else []
     for child in root:
         parts.append(etree.tostring(child, encoding="unicode", method="html", with_tail=True))
@@ -253,15 +647,215 @@ def render_blocks(blocks: list[tuple[str, str, str]]) -> tuple[str, str]:
     return html, text
 
 
-def extract_generic_body(page: Page, html: str) -> Extracted:
-    """trafilatura's body, as blocks, when the page's own markup gave none."""
+def extract_generic_body(page: Page, html: str, precision: bool = True) -> Extracted:
+    """trafilatura's body, as blocks."""
     import trafilatura
 
-    result = trafilatura.extract(html, url=page.url, output_format="html", include_comments=False, include_tables=True, favor_precision=True)
+    try:
+        result = trafilatura.extract(
+            html, url=page.url, output_format="html", include_comments=False, include_tables=True,
+            favor_precision=precision, favor_recall=not precision, include_images=False,
+        )
+    except Exception:  # trafilatura is a fallback: its failure is no article body, not a crash
+        logger.debug("trafilatura failed on %s", page.url, exc_info=True)
+        result = None
     if not result:
         return Extracted(blocks=[])
     selector = Selector(text=result)
-    return body_blocks(page, selector.css("body")[0] if selector.css("body") else selector)
+    return body_blocks(page, selector.css("body")[0] if selector.css("body") else selector, junk=False)
+
+
+def markup_body(page: Page) -> Extracted:
+    """The page's own article container: schema.org articleBody, else the element holding most paragraph text."""
+    for xpath in ("//*[@itemprop='articleBody']",):
+        nodes = page.selector.xpath(xpath)
+        if len(nodes) == 1:
+            extracted = body_blocks(page, nodes[0])
+            if _words(extracted.text) >= MIN_ARTICLE_WORDS:
+                return extracted
+    container = _densest(page.selector)
+    return body_blocks(page, container) if container is not None else Extracted(blocks=[])
+
+
+def _densest(selector: Selector):
+    """The element whose own paragraphs (and those of wrappers one level down) carry the most text."""
+    scores: Counter = Counter()
+    for p in selector.xpath("//body//p"):
+        element = p.root
+        length = len(" ".join(p.xpath(".//text()").getall()).split())
+        if length < 5:
+            continue
+        parent = element.getparent()
+        if parent is None or _is_junk(parent) or parent.tag in _SKIP_ANCESTORS:
+            continue
+        scores[parent] += length
+        grand = parent.getparent()
+        if grand is not None and grand.tag != "body":
+            scores[grand] += length // 2
+    if not scores:
+        return None
+    best = _widen(max(scores, key=lambda e: scores[e]))
+    return Selector(root=best, type="html")
+
+
+def _widen(best):
+    """An article split into chunks (ads between them) is the nearest ancestor holding all its like-classed chunks."""
+    mark = best.get("class")
+    if not mark:
+        return best
+    ancestor = best.getparent()
+    for _ in range(3):
+        if ancestor is None or ancestor.tag in ("body", "html"):
+            break
+        chunks = [e for e in ancestor.iter(best.tag) if e.get("class") == mark and e.find(".//p") is not None]
+        if len(chunks) > 1:
+            return ancestor
+        ancestor = ancestor.getparent()
+    return best
+
+
+def extract_body(page: Page, html: str) -> Extracted:
+    """Markup and trafilatura combined: the page's own container when trafilatura agrees it holds the article."""
+    own = markup_body(page)
+    generic = extract_generic_body(page, html)
+    return combine(own, generic)
+
+
+def combine(own: Extracted, generic: Extracted) -> Extracted:
+    """Evidence from both: trafilatura's blocks, plus the prose of the page's own container that it missed.
+
+    The container's extra paragraphs count only when the container holds most of what trafilatura
+    found (then both point at the same article) and only when they read as running text.
+    """
+    publisher, credit = own.publisher or generic.publisher, own.credit or generic.credit
+    if not generic.blocks:
+        own.publisher, own.credit = publisher, credit
+        return own if _words(own.text) >= MIN_ARTICLE_WORDS else Extracted(blocks=[], publisher=publisher, credit=credit)
+    found = [_shingles(text) for _, _, text in generic.blocks]
+    everything = sum(found, Counter())
+    own_all = _shingles(own.text)
+    covered = sum((own_all & everything).values()) / max(1, sum(everything.values()))
+    if not own.blocks or covered < COVERED:
+        return Extracted(blocks=generic.blocks, publisher=publisher, credit=credit)
+    after: dict[int, list] = {}
+    last = -1
+    for block in own.blocks:
+        shingles = _shingles(block[2])
+        size = max(1, sum(shingles.values()))
+        match = max(range(len(found)), key=lambda i: sum((shingles & found[i]).values()))
+        if sum((shingles & found[match]).values()) / size >= 0.5:
+            last = max(last, match)
+        elif sum((shingles & everything).values()) / size < 0.5 and _prose(block):
+            after.setdefault(last, []).append(block)
+    end = len(generic.blocks)
+    if covered >= TAIL_COVERED:  # trafilatura's trailing blocks outside the container: bios, boilerplate, teasers
+        while end > 0 and sum((found[end - 1] & own_all).values()) / max(1, sum(found[end - 1].values())) < 0.5:
+            end -= 1
+    blocks = list(after.get(-1, []))
+    for index, block in enumerate(generic.blocks[:end]):
+        blocks.append(block)
+        blocks += after.get(index, [])
+    return Extracted(blocks=blocks, publisher=publisher, credit=credit)
+
+
+COVERED = 0.5  # share of trafilatura's text the container must hold to lend it paragraphs
+TAIL_COVERED = 0.8  # …and to cut trafilatura's trailing blocks that lie outside it
+
+
+_LINK_TEXT = re.compile(r"<a\b[^>]*>(.*?)</a>", re.S | re.I)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _prose(block: tuple[str, str, str]) -> bool:
+    """A paragraph of running text: long enough, few links, sentence punctuation, not shouting, no stray markup."""
+    tag, inner, text = block
+    if tag not in ("p", "blockquote") or _words(text) < 25 or "<span" in text or "&lt;" in text:
+        return False
+    linked = sum(len(_TAGS.sub("", m)) for m in _LINK_TEXT.findall(inner))
+    letters = [c for c in text if c.isalpha()]
+    shouting = letters and sum(c.isupper() for c in letters) / len(letters) > 0.6
+    return linked / max(1, len(text)) < 0.25 and not shouting and bool(re.search(r"[.!?…:\"”»。！？]\W*$", text))
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+def _shingles(text: str, n: int = 4) -> Counter:
+    tokens = _TOKEN.findall(text)
+    return Counter(" ".join(tokens[i:i + n]) for i in range(max(1, len(tokens) - n + 1)))
+
+
+# -- user selectors
+
+
+def select(selector: Selector, expression: str):
+    """CSS, or XPath when the expression starts with `/` (or `(` as in `(//p)[1]`)."""
+    expression = expression.strip()
+    if expression.startswith(("/", "(")):
+        return selector.xpath(expression)
+    return selector.css(expression)
+
+
+def _value(node) -> str | None:
+    if isinstance(node.root, str):
+        return _text(node.root)
+    for attr in ("datetime", "content", "src", "data-src", "href"):
+        value = node.root.get(attr) if hasattr(node.root, "get") else None
+        if value and value.strip():
+            return value.strip()
+    return _text(node.xpath("string()").get())
+
+
+@dataclass
+class Selected:
+    """Fields a source's `[source.selectors]` gives; None (or empty) where it gives nothing or finds nothing."""
+
+    title: str | None = None
+    body: Extracted | None = None
+    published: datetime | None = None
+    authors: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)
+    image: str | None = None
+
+
+def selected_fields(page: Page, selectors: dict) -> Selected:
+    """Apply the user's selectors (after `remove`, which the caller already applied to the page)."""
+    out = Selected()
+    if not selectors:
+        return out
+    if selectors.get("title"):
+        nodes = select(page.selector, selectors["title"])
+        out.title = _text(nodes[0].xpath("string()").get() if nodes and not isinstance(nodes[0].root, str) else nodes[0].root) if nodes else None
+    if selectors.get("body"):
+        nodes = [n for n in select(page.selector, selectors["body"]) if not isinstance(n.root, str)]
+        if nodes:
+            body = Extracted(blocks=[])
+            for node in nodes:
+                part = body_blocks(page, node, junk=False)
+                if not part.blocks and _text(node.xpath("string()").get()):  # a bare text container is one paragraph
+                    text = _text(node.xpath("string()").get())
+                    part.blocks = [("p", escape(text, quote=False), text)]
+                body.blocks += part.blocks
+                body.publisher = body.publisher or part.publisher
+                body.credit = body.credit or part.credit
+            out.body = body
+    if selectors.get("published"):
+        for node in select(page.selector, selectors["published"]):
+            out.published = parse_datetime(_value(node))
+            if out.published:
+                break
+    if selectors.get("authors"):
+        for node in select(page.selector, selectors["authors"]):
+            out.authors += split_authors(_value(node) if isinstance(node.root, str) else node.xpath("string()").get())
+        out.authors = list(dict.fromkeys(out.authors))
+    if selectors.get("section"):
+        out.sections = [t for t in (_value(n) if isinstance(n.root, str) else _text(n.xpath("string()").get()) for n in select(page.selector, selectors["section"])) if t]
+    if selectors.get("image"):
+        for node in select(page.selector, selectors["image"]):
+            out.image = page.absolute(_value(node))
+            if out.image:
+                break
+    return out
 
 
 def site_section(url: str) -> str | None:

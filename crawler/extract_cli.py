@@ -1,4 +1,4 @@
-"""`extract`: run a spider's article form and the cleaning stages on URLs or files, storing nothing."""
+"""`extract`: run a spider's article form (the generic cascade, or `--source`'s spider and selectors) on URLs or files, storing nothing."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from w3lib.encoding import html_to_unicode
-
 from crawler.config import SourceConfig
-from crawler.extract import Page
+from crawler.extract import Page, decode_html
 from crawler.pipelines import CanonicalizePipeline, CleanPipeline, SanitizePipeline
 from crawler.settings import USER_AGENT
 from crawler.store import EXPORT_KEYS
@@ -25,7 +23,7 @@ def extract_targets(targets: list[str], source: SourceConfig | None = None) -> I
     """One export-shaped dict per target, in order; an Exception saying why for a target that is no article."""
     from crawler.run import spider_class
 
-    source = source or SourceConfig(name="extract", spider="limitedtimes", start_urls=("http://localhost/",))
+    source = source or SourceConfig(name="extract", spider="generic", start_urls=("http://localhost/",))
     spider = spider_class(source)(source=source)
     for target in targets:
         try:
@@ -58,5 +56,4 @@ def _load(target: str) -> tuple[str, str]:
         body = path.read_bytes()
         content_type = None
         url = path.resolve().as_uri()
-    _, text = html_to_unicode(content_type, body)
-    return url, text
+    return url, decode_html(body, content_type)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from crawler.extract import Extracted, Page, body_blocks, extract_generic_body, publisher_from, site_section
+from crawler.extract import Extracted, Page, body_blocks, extract_body, publisher_from, site_section
 from crawler.spiders.base import ArticleSpider
 
 __all__ = ["LimitedTimesSpider"]
@@ -44,7 +44,7 @@ class LimitedTimesSpider(ArticleSpider):
 
     def body(self, page: Page, html: str) -> Extracted:
         body = _first(page, BODY)
-        extracted = body_blocks(page, body) if body is not None else extract_generic_body(page, html)
+        extracted = body_blocks(page, body) if body is not None else extract_body(page, html)
         source = _first_text(page, SOURCE)
         if source and publisher_from(source):
             extracted.publisher = publisher_from(source)

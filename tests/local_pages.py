@@ -1,0 +1,77 @@
+"""A tiny HTTP server on 127.0.0.1 for hand-written pages: any bytes, any headers, and a request log."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PAGES = Path(__file__).resolve().parent / "data" / "pages"
+
+
+class PageServer:
+    """`pages` maps a path to (content_type, body bytes); anything else is a 404. `requests` logs every path."""
+
+    def __init__(self, pages: dict[str, tuple[str, bytes]] | None = None):
+        self.pages = dict(pages or {})
+        self.requests: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                owner.requests.append(self.path)
+                found = owner.pages.get(self.path) or owner.pages.get(urlsplit(self.path).path)
+                status, (content_type, body) = (200, found) if found else (404, ("text/html; charset=utf-8", b"<h1>Not found</h1>"))
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> PageServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+def page(name: str) -> bytes:
+    """A hand-written fixture page from tests/data/pages/."""
+    return (PAGES / name).read_bytes()
+
+
+def source_config(directory: Path, sources: str, extra: str = "") -> Path:
+    """A refeed.toml with the given [[source]] blocks, storing into `directory`."""
+    text = f'''
+[store]
+url = "sqlite:///data/refeed.sqlite3"
+
+[output]
+dir = "public"
+base_url = "http://feeds.example.test/"
+max_entries = 1000
+
+[crawl]
+concurrency = 8
+obey_robots = false
+
+{sources}
+{extra}
+'''
+    path = directory / "refeed.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
