@@ -1,4 +1,4 @@
-"""Canonical URLs: one spelling per page, without tracking parameters or fragments."""
+"""Canonical URLs: one spelling per page, without tracking parameters or fragments, and a looser match key."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
-__all__ = ["canonicalize", "is_tracking_parameter"]
+__all__ = ["canonicalize", "is_tracking_parameter", "match_key"]
 
 _TRACKING = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|_ga|_gl|ref|ref_src|"
     r"cmpid|ito|xtor|at_medium|at_campaign|wt_mc|ncid|ocid|sr_share|share|s_cid|spm|__twitter_impression)$",
     re.I,
 )
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def is_tracking_parameter(name: str) -> bool:
@@ -24,5 +25,26 @@ def canonicalize(url: str) -> str:
     """Sorted query without tracking parameters, no fragment, lowercase host, default port dropped."""
     parts = urlsplit(url.strip())
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_parameter(k)]
-    cleaned = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
+    netloc = parts.netloc
+    try:
+        if parts.port is not None and parts.port == _DEFAULT_PORTS.get(parts.scheme.lower()):
+            netloc = netloc.rsplit(":", 1)[0]
+    except ValueError:  # a port that is not a number: leave the URL as it is
+        pass
+    cleaned = urlunsplit((parts.scheme, netloc, parts.path or "/", urlencode(query), ""))
     return canonicalize_url(cleaned, keep_fragments=False)
+
+
+def match_key(url: str) -> str:
+    """What two spellings of one page share: the canonical URL without scheme, `www.` or trailing slash.
+
+    `https://www.example.com/news/a/` and `http://example.com/news/a` have one key,
+    `example.com/news/a`. The key finds a known page; links keep the real canonical URL.
+    """
+    canonical = canonicalize(url)
+    parts = urlsplit(canonical)
+    if parts.scheme not in _DEFAULT_PORTS:
+        return canonical
+    host = parts.netloc.lower().removeprefix("www.")
+    path = parts.path.rstrip("/") or "/"
+    return host + path + (f"?{parts.query}" if parts.query else "")

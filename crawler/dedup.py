@@ -1,7 +1,8 @@
-"""Fingerprints of article text: exact (normalised tokens) and near (MinHash with LSH bands)."""
+"""Fingerprints of article text: exact (normalised tokens), near (MinHash with LSH bands), teaser keys, and the verdict."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import struct
@@ -11,10 +12,15 @@ import numpy as np
 from datasketch import MinHash
 
 __all__ = [
+    "Match",
     "NearSignature",
+    "compare",
     "exact_fingerprint",
     "jaccard",
+    "lead_keys",
+    "looks_truncated",
     "near_signature",
+    "probe_keys",
     "title_similarity",
     "tokens",
     "NUM_PERM",
@@ -25,13 +31,28 @@ NUM_PERM = 128
 BANDS = 32  # 32 bands x 4 rows: pairs above ~0.45 Jaccard become candidates
 ROWS = NUM_PERM // BANDS
 SHINGLE = 5
-MIN_TOKENS = 40  # shorter texts (teasers) are not signed; they match on URL or exact text only
+MIN_TOKENS = 2 * SHINGLE  # shorter texts are not signed; they match on URL, exact text or teaser keys only
+LEAD_WORDS = 8  # a story's lead key: its first words, so that a teaser and its full text find each other
+LEAD_PROBES = 16  # a text probes lead keys at this many word offsets (a dateline or a kicker before the shared words)
+
+# The verdict, on the exact word shingles of two texts (measured on tests/dedup_pairs.py: README, "Deduplication").
+SAME_TEXT = 0.8  # Jaccard at or above which two texts are one story, whatever their titles
+CONTAINED = 0.92  # share of the shorter text's words inside the longer one (a teaser, added boilerplate, edits)…
+OVERLAP = 0.5  # …that is one story when the texts also overlap this much (Jaccard)…
+TITLE_AGREES = 0.5  # …or their titles agree this much (word Jaccard)
+MIN_CONTAINED_WORDS = 20  # a shorter text than this is too little to be judged by containment
+FULLER_BY = 10  # words a copy must add to a stored text that looks cut off (a teaser) to complete it in place
 _SEED = 20220108
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def tokens(text: str) -> list[str]:
-    return _WORD.findall((text or "").casefold())
+    return list(_tokens(text or ""))
+
+
+@functools.lru_cache(maxsize=64)  # one article's text is tokenised by several layers in a row
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(text.casefold()))
 
 
 def exact_fingerprint(title: str, text: str) -> str:
@@ -65,13 +86,19 @@ class NearSignature:
         return float(np.count_nonzero(self.hashvalues == other.hashvalues)) / NUM_PERM
 
 
+def shingles(words: list[str]) -> list[str]:
+    """Every run of SHINGLE consecutive words, in order (one, the whole text, when it is shorter)."""
+    if len(words) <= SHINGLE:
+        return [" ".join(words)] if words else []
+    return [" ".join(words[i:i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)]
+
+
 def near_signature(text: str) -> NearSignature | None:
     words = tokens(text)
     if len(words) < MIN_TOKENS:
         return None
-    shingles = {" ".join(words[i:i + SHINGLE]).encode("utf-8") for i in range(len(words) - SHINGLE + 1)}
     minhash = MinHash(num_perm=NUM_PERM, seed=_SEED)
-    minhash.update_batch(list(shingles))
+    minhash.update_batch([s.encode("utf-8") for s in set(shingles(words))])
     # MinHash values are < 2**32 (Mersenne-prime hashing); keep them as uint32 on disk.
     return NearSignature(minhash.hashvalues.astype(np.uint64))
 
@@ -82,3 +109,80 @@ def jaccard(a: set, b: set) -> float:
 
 def title_similarity(a: str, b: str) -> float:
     return jaccard(set(tokens(a)), set(tokens(b)))
+
+
+def _key(kind: str, words: list[str]) -> int:
+    digest = hashlib.blake2b(f"{kind}:{' '.join(words)}".encode("utf-8"), digest_size=8).digest()
+    return struct.unpack(">q", digest)[0]
+
+
+def lead_keys(title: str, text: str) -> list[int]:
+    """What a story is indexed under for teasers: its normalised title and its first LEAD_WORDS words."""
+    keys = [_key("title", tokens(title))]
+    words = tokens(text)
+    if len(words) >= LEAD_WORDS:
+        keys.append(_key("lead", words[:LEAD_WORDS]))
+    return keys
+
+
+def probe_keys(title: str, text: str) -> list[int]:
+    """The keys a new text looks up: its title, and its words at each of the first LEAD_PROBES offsets."""
+    words = tokens(text)
+    leads = [_key("lead", words[i:i + LEAD_WORDS]) for i in range(min(LEAD_PROBES, len(words) - LEAD_WORDS + 1))]
+    return list(dict.fromkeys([_key("title", tokens(title)), *leads]))
+
+
+_TRUNCATED = re.compile(r"(\.\.\.|…|\[\.\.\.\]|\[…\]|\w)\s*$")
+
+
+def looks_truncated(text: str) -> bool:
+    """A teaser: cut mid-sentence, or ending in an ellipsis."""
+    return bool(_TRUNCATED.search(text or ""))
+
+
+@dataclass(frozen=True)
+class Match:
+    """Why two texts are one story: their shingle Jaccard, how much of the shorter lies in the longer, title agreement."""
+
+    jaccard: float
+    contained: float
+    title: float
+    shorter: int  # words in the shorter text
+    longer: int  # words in the longer text
+
+    def __str__(self) -> str:
+        return f"jaccard={self.jaccard:.2f}, contained={self.contained:.2f}, title={self.title:.2f}"
+
+
+def _covered(words: list[str], other: set[str]) -> float:
+    """Share of `words` inside a shingle that `other` has too: an edited word costs one word, not SHINGLE shingles."""
+    if len(words) <= SHINGLE:
+        return 1.0 if " ".join(words) in other else 0.0
+    hits = [s in other for s in shingles(words)]
+    last = len(hits) - 1
+    covered = sum(1 for i in range(len(words)) if any(hits[j] for j in range(max(0, i - SHINGLE + 1), min(i, last) + 1)))
+    return covered / len(words)
+
+
+def compare(title_a: str, text_a: str, title_b: str, text_b: str) -> Match | None:
+    """The same story, or None. Measured on the exact shingles, never on an estimate.
+
+    One story when the texts are nearly the same (Jaccard >= SAME_TEXT), or when the shorter
+    lies almost whole in the longer (>= CONTAINED of its words: a teaser, boilerplate around
+    it, a sentence or two edited) and either they overlap at least OVERLAP or the titles agree.
+    A shared lede, headline, wire lead or template alone never gets there: the bodies differ.
+    """
+    a, b = tokens(text_a), tokens(text_b)
+    if not a or not b:
+        return None
+    sa, sb = set(shingles(a)), set(shingles(b))
+    score = jaccard(sa, sb)
+    short, long_set = (a, sb) if len(a) <= len(b) else (b, sa)
+    contained = _covered(short, long_set)
+    title = title_similarity(title_a, title_b)
+    match = Match(score, contained, title, min(len(a), len(b)), max(len(a), len(b)))
+    if score >= SAME_TEXT:
+        return match
+    if contained >= CONTAINED and len(short) >= MIN_CONTAINED_WORDS and (score >= OVERLAP or title >= TITLE_AGREES):
+        return match
+    return None

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
+import re
 import unicodedata
+from html import escape
+from urllib.parse import urljoin, urlsplit
 
 import nh3
 from lxml import etree, html as lxml_html
 from scrapy.exceptions import DropItem
-from twisted.internet import task
 
-from crawler.canonical import canonicalize
-from crawler.dedup import exact_fingerprint, near_signature, title_similarity, NearSignature
+from crawler.canonical import canonicalize, match_key
+from crawler.dedup import FULLER_BY, NearSignature, compare, exact_fingerprint, looks_truncated, near_signature, probe_keys
 from crawler.extract import is_boilerplate
 from crawler.items import Article
-from crawler.store import Store, story_id_for, utcnow
+from crawler.store import Batch, Store, story_id_for, utcnow
 from feeds.topics import slugify
 
 __all__ = [
-    "Batch",
     "CanonicalizePipeline",
     "CleanPipeline",
     "DeduplicatePipeline",
@@ -31,17 +31,29 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-NEAR_DUPLICATE = 0.8  # estimated Jaccard of 5-word shingles above which two texts are one story
-NEAR_WITH_TITLE = 0.5  # …or above this when the titles agree too
-TITLE_AGREES = 0.5
+NEAR_CANDIDATE = 0.3  # an LSH candidate whose estimated Jaccard is below this is not worth verifying
+MAX_CANDIDATES = 32  # candidates taken per index (most shared LSH bands; latest title/lead matches): a bounded check
+
+
+MAX_ARTICLE_CHARS = 200_000  # article text beyond this is cut at a block boundary (REFEED_MAX_ARTICLE_CHARS)
+# C0 controls but \t \n \r, DEL and C1 controls, lone surrogates, U+FFFE/U+FFFF: nothing a feed can carry.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def _normal(text: str | None) -> str:
-    return unicodedata.normalize("NFC", " ".join((text or "").split()))
+    return unicodedata.normalize("NFC", " ".join(_CONTROL.sub(" ", text or "").split()))
 
 
 class CleanPipeline:
-    """Whitespace and Unicode NFC everywhere; boilerplate blocks out; sections and topics as slugs."""
+    """Control characters out, whitespace and Unicode NFC everywhere; boilerplate blocks out; text cut to
+    `max_chars` at a block boundary; sections and topics as slugs."""
+
+    def __init__(self, max_chars: int = MAX_ARTICLE_CHARS):
+        self.max_chars = max_chars
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.settings.getint("REFEED_MAX_ARTICLE_CHARS", MAX_ARTICLE_CHARS))
 
     def process_item(self, item: Article) -> Article:
         item.title = _normal(item.title)
@@ -50,7 +62,7 @@ class CleanPipeline:
         item.publisher = _normal(item.publisher) or None
         item.authors = [a for a in dict.fromkeys(_normal(a) for a in item.authors) if a]
         blocks = []
-        for block in _fragments(item.content_html):
+        for block in _fragments(_CONTROL.sub(" ", item.content_html)):
             text = _normal(block.text_content())
             if text and not is_boilerplate(text):
                 blocks.append((etree.tostring(block, encoding="unicode", method="html", with_tail=False), text))
@@ -58,6 +70,7 @@ class CleanPipeline:
             raise DropItem(f"no title at {item.url}")
         if not blocks:
             raise DropItem(f"no article text at {item.url}")
+        blocks = _cap(blocks, self.max_chars, item.url)
         item.content_html = "\n".join(markup for markup, _ in blocks)
         item.content_text = "\n\n".join(text for _, text in blocks)
         topics = [slugify(t) for t in item.topics]
@@ -65,10 +78,33 @@ class CleanPipeline:
         return item
 
 
+def _cap(blocks: list[tuple[str, str]], limit: int, url: str) -> list[tuple[str, str]]:
+    """The leading blocks whose text (joined as content_text) fits in `limit` characters; a first block
+    longer than that alone becomes a paragraph of its text cut at a word."""
+    total = sum(len(text) for _, text in blocks) + 2 * (len(blocks) - 1)
+    if total <= limit:
+        return blocks
+    kept, size = [], 0
+    for markup, text in blocks:
+        grown = size + len(text) + (2 if kept else 0)
+        if grown > limit:
+            break
+        kept.append((markup, text))
+        size = grown
+    if not kept:
+        text = blocks[0][1][:limit]
+        cut = text.rfind(" ")
+        text = text[:cut] if cut > limit // 2 else text
+        kept, size = [(f"<p>{escape(text, quote=False)}</p>", text)], len(text)
+    logger.info("cut %s: article text of %d characters to %d (REFEED_MAX_ARTICLE_CHARS)", url, total, size)
+    return kept
+
+
 def _fragments(markup: str) -> list:
     if not markup.strip():
         return []
-    return [f for f in lxml_html.fragments_fromstring(markup) if isinstance(f, etree._Element)]
+    # elements only: leading text, comments and processing instructions are no blocks
+    return [f for f in lxml_html.fragments_fromstring(markup) if isinstance(f, etree._Element) and isinstance(f.tag, str)]
 
 
 ALLOWED_TAGS = {
@@ -86,25 +122,53 @@ ALLOWED_ATTRIBUTES = {
     "blockquote": {"cite"},
     "q": {"cite"},
 }
+REMOVED_WITH_CONTENT = {
+    "script", "style", "iframe", "object", "embed", "applet", "noscript", "noembed", "noframes", "template", "svg", "math",
+    "xmp", "plaintext", "frameset",
+}
 
 
-def sanitize_html(markup: str) -> str:
+URL_ATTRIBUTES = {"href", "src", "cite"}
+_IMAGE_DATA = re.compile(r"^data:image/(?:png|gif|jpeg|jpg|webp|avif|bmp)[;,]", re.I)
+_URL_JUNK = re.compile(r"[\t\n\r]")  # browsers drop these anywhere in a URL…
+_URL_EDGE = "".join(map(chr, range(0x21)))  # …and C0 controls and spaces at its ends
+
+
+def sanitize_html(markup: str, base_url: str | None = None) -> str:
+    """Only the allowlist survives; URLs are http(s) (links also mailto), made absolute against ``base_url``;
+    ``data:`` only as an ``<img src>`` of a raster image type; every link gets rel="nofollow noopener noreferrer"."""
+
+    def urls(tag: str, attribute: str, value: str) -> str | None:
+        if attribute not in URL_ATTRIBUTES:
+            return value
+        value = _URL_JUNK.sub("", value).strip(_URL_EDGE)
+        scheme = urlsplit(value).scheme.lower()
+        if scheme == "data":
+            return value if tag == "img" and attribute == "src" and _IMAGE_DATA.match(value) else None
+        if not scheme and base_url and base_url.startswith(("http://", "https://")):
+            value = urljoin(base_url, value)
+            scheme = urlsplit(value).scheme.lower()
+        if scheme in ("http", "https") or not scheme or (scheme == "mailto" and tag == "a"):
+            return value
+        return None
+
     return nh3.clean(
         markup,
         tags=ALLOWED_TAGS,
-        clean_content_tags={"script", "style", "iframe", "object", "embed", "noscript", "template", "svg", "math"},
+        clean_content_tags=REMOVED_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
+        attribute_filter=urls,
+        url_schemes={"http", "https", "mailto", "data"},
         link_rel="nofollow noopener noreferrer",
         strip_comments=True,
     )
 
 
 class SanitizePipeline:
-    """content_html through nh3 with an allowlist fit for feeds; only http(s) images."""
+    """content_html through nh3 with an allowlist fit for feeds, links and images absolute; only http(s) images."""
 
     def process_item(self, item: Article) -> Article:
-        item.content_html = sanitize_html(item.content_html)
+        item.content_html = sanitize_html(item.content_html, item.url)
         if item.image and not item.image.startswith(("http://", "https://")):
             item.image = None
         return item
@@ -121,59 +185,6 @@ class CanonicalizePipeline:
         item.url = canonical
         item.urls = list(dict.fromkeys([canonical, fetched, *(canonicalize(u) for u in item.urls)]))
         return item
-
-
-class Batch:
-    """One open transaction shared by Deduplicate and Store, committed every `max_items` or `max_seconds`."""
-
-    def __init__(self, store: Store, max_items: int = 50, max_seconds: float = 1.0):
-        self.store = store
-        self.max_items = max_items
-        self.max_seconds = max_seconds
-        self.conn = store.connect()
-        self.pending = 0
-        self.opened = time.monotonic()
-        self.conn.begin()
-        self._timer = task.LoopingCall(self.commit_if_due)
-
-    @classmethod
-    def for_crawler(cls, crawler) -> Batch:
-        batch = getattr(crawler, "_refeed_batch", None)
-        if batch is None:
-            settings = crawler.settings
-            store = Store(settings.get("REFEED_STORE_URL"))
-            batch = cls(store, settings.getint("REFEED_BATCH_ITEMS", 50), settings.getfloat("REFEED_BATCH_SECONDS", 1.0))
-            crawler._refeed_batch = batch
-        return batch
-
-    def start(self) -> None:
-        if not self._timer.running:
-            self._timer.start(self.max_seconds, now=False)
-
-    def wrote(self) -> None:
-        self.pending += 1
-        self.commit_if_due()
-
-    def commit_if_due(self) -> None:
-        if self.pending and (self.pending >= self.max_items or time.monotonic() - self.opened >= self.max_seconds):
-            self.commit()
-
-    def commit(self) -> None:
-        self.conn.commit()
-        if self.pending:
-            logger.debug("committed %d stored articles", self.pending)
-        self.pending = 0
-        self.opened = time.monotonic()
-        self.conn.begin()
-
-    def close(self) -> None:
-        if self._timer.running:
-            self._timer.stop()
-        if self.conn.closed:
-            return
-        self.conn.commit()
-        self.conn.close()
-        self.store.close()
 
 
 def content_hash(item: Article) -> str:
@@ -193,7 +204,11 @@ class _BatchStage:
 
 
 class DeduplicatePipeline(_BatchStage):
-    """Layers, cheapest first: a known URL, the same text, a near-identical text; duplicates merge into the story."""
+    """Layers, cheapest first: a known URL (any spelling), the same text, then the same story told with small
+    differences (near-identical text, a teaser of it, boilerplate or edits around it, verified on the exact words);
+    duplicates merge into the earliest story. A changed page at a story's own URL is a correction, and a full text
+    of a stored teaser completes it: both go on to Store as in-place updates.
+    """
 
     def open_spider(self) -> None:
         self.batch.start()
@@ -206,36 +221,50 @@ class DeduplicatePipeline(_BatchStage):
             story_id = Store.story_for_url(conn, url)
             if story_id:
                 story = Store.get_story(conn, story_id)
-                if story.url == item.url and story.content_hash != content_hash(item):
-                    item.story_id = story_id
-                    item.correction = True
-                    return item
+                if match_key(story.url) == match_key(item.url) and story.content_hash != content_hash(item):
+                    return self._update(story, item)
                 self._merge(story, item, f"duplicate of {story_id} (same URL {url})")
         story_id = Store.story_for_fingerprint(conn, item.fingerprint)
         if story_id:
             self._merge(Store.get_story(conn, story_id), item, f"duplicate of {story_id} (same text)")
-        if item.signature is not None:
-            best = self._nearest(item)
-            if best:
-                story, score = best
-                self._merge(story, item, f"duplicate of {story.id} (near, jaccard={score:.2f})")
+        found = self._nearest(item)
+        if found:
+            story, match = found
+            if match.longer >= match.shorter + FULLER_BY and len(item.content_text) > len(story.content_text) and looks_truncated(story.content_text):
+                self._add_urls(story, item)
+                return self._update(story, item)
+            self._merge(story, item, f"duplicate of {story.id} (near, {match})")
         return item
 
     def _nearest(self, item: Article):
+        """The earliest stored story that `compare` finds to be this one, among LSH and title/lead-key candidates."""
         conn = self.batch.conn
-        for story_id, title, blob in Store.near_candidates(conn, item.signature.bands):
-            if not blob:
-                continue
-            score = item.signature.similarity(NearSignature.from_bytes(blob))
-            if score >= NEAR_DUPLICATE or (score >= NEAR_WITH_TITLE and title_similarity(title, item.title) >= TITLE_AGREES):
-                return Store.get_story(conn, story_id), score
+        candidates: dict[str, None] = {}
+        if item.signature is not None:
+            for story_id, _title, blob in Store.near_candidates(conn, item.signature.bands, MAX_CANDIDATES):
+                if blob and item.signature.similarity(NearSignature.from_bytes(blob)) >= NEAR_CANDIDATE:
+                    candidates[story_id] = None
+        candidates.update(dict.fromkeys(Store.lead_candidates(conn, probe_keys(item.title, item.content_text), MAX_CANDIDATES)))
+        stories = [Store.get_story(conn, story_id) for story_id in candidates]
+        for story in sorted(stories, key=lambda s: (s.first_seen, s.id)):
+            match = compare(story.title, story.content_text, item.title, item.content_text)
+            if match:
+                return story, match
         return None
+
+    def _update(self, story, item: Article) -> Article:
+        item.story_id = story.id
+        item.correction = True
+        return item
+
+    def _add_urls(self, story, item: Article) -> list[str]:
+        now = utcnow()
+        return [url for url in item.urls if Store.add_url(self.batch.conn, story.id, url, now)]
 
     def _merge(self, story, item: Article, reason: str):
         """Add what the copy knows (its URLs, publisher, topics) to the story, then drop the copy."""
         conn = self.batch.conn
-        now = utcnow()
-        added = [url for url in item.urls if Store.add_url(conn, story.id, url, now)]
+        added = self._add_urls(story, item)
         publishers = list(story.publishers)
         if item.publisher and item.publisher not in publishers:
             publishers.append(item.publisher)
@@ -275,8 +304,13 @@ class StorePipeline(_BatchStage):
         if getattr(item, "correction", False):
             story = Store.get_story(conn, item.story_id)
             updated = item.updated if item.updated and item.updated > story.updated else max(now, story.updated)
-            Store.update_story(conn, story.id, {**values, "updated": updated, "topics": list(dict.fromkeys([*story.topics, *item.topics]))})
+            if match_key(story.url) != match_key(item.url):  # a full text completing a teaser: the story's publisher stays
+                values["publisher"] = story.publisher or item.publisher
+            publishers = list(dict.fromkeys([*story.publishers, *([item.publisher] if item.publisher else [])]))
+            topics = list(dict.fromkeys([*story.topics, *item.topics]))
+            Store.update_story(conn, story.id, {**values, "updated": updated, "publishers": publishers, "topics": topics})
             Store.replace_bands(conn, story.id, bands)
+            Store.replace_lead_keys(conn, story.id, item.title, item.content_text)
             for url in item.urls:
                 Store.add_url(conn, story.id, url, now)
             self.stats.inc_value("refeed/updated")

@@ -453,6 +453,22 @@ class SampleSite:
     def by_shortid(self, shortid: str) -> SampleArticle | None:
         return self._by_id.get(shortid)
 
+    def corrected(self, shortid: str, changes: dict[str, str], updated: datetime) -> SampleSite:
+        """A copy of the site where one story's page was corrected: each `old → new` of `changes`
+        applied to its title, lede and paragraphs, and `updated` as its modification time."""
+
+        def fix(text: str) -> str:
+            for old, new in changes.items():
+                text = text.replace(old, new)
+            return text
+
+        story = self._by_id[shortid]
+        fixed = dataclasses.replace(
+            story, title=fix(story.title), lede=fix(story.lede), blocks=tuple((k, fix(t)) for k, t in story.blocks), updated=updated
+        )
+        articles = [fixed if a is story else a for a in self.articles]
+        return SampleSite(self.seed, articles, trends=[a.shortid for a in self._trends])
+
     def days(self) -> list[str]:
         return sorted({a.day for a in self.articles})
 

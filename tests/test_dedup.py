@@ -1,0 +1,110 @@
+"""Deduplication layers through the real pipeline stages and store: URLs, exact text, near text, teasers, restarts."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+
+import pytest
+
+from crawler.dedup import compare, lead_keys, looks_truncated
+from crawler.store import Store, story_id_for
+from dedup_pairs import Pipeline, Text, article, material, teaser
+
+
+@pytest.fixture(scope="module")
+def texts():
+    stories = [t for t in material() if t.words > 250]
+    return stories[:12]
+
+
+@pytest.fixture
+def pipeline(tmp_path):
+    p = Pipeline(tmp_path)
+    yield p
+    p.close()
+
+
+def test_url_spellings_are_one_story(pipeline, texts):
+    first = pipeline.feed(article(texts[0], "https://www.example.com/news/story/", 0))
+    for n, spelling in enumerate(("http://example.com/news/story", "https://example.com/news/story?utm_source=rss")):
+        copy = article(texts[1], spelling, n + 1)  # even with other text: the URL says it is the same page
+        assert pipeline.feed(copy) == first
+    assert pipeline.story(first).url == "https://www.example.com/news/story/"  # the real canonical URL stays for links
+
+
+def test_same_text_under_other_url_and_publisher_merges_into_earliest(pipeline, texts):
+    first = pipeline.feed(article(texts[0], "https://a.example/1.html", 0))
+    copy = article(texts[0], "https://b.example/politics/1.html", 5)
+    copy.publisher, copy.topics = "zeit", ["politics"]
+    assert pipeline.feed(copy) == first
+    story = pipeline.story(first)
+    assert story.url == "https://a.example/1.html"
+    assert story.publishers == [texts[0].publisher, "zeit"] and "politics" in story.topics
+
+
+def test_teaser_first_is_completed_by_full_text_in_place(pipeline, texts):
+    short = teaser(random.Random(1), texts[2])
+    first = pipeline.feed(article(short, "https://feed.example/t.html", 0))
+    assert pipeline.feed(article(texts[2], "https://site.example/full.html", 1)) == first
+    story = pipeline.story(first)
+    assert story.url == "https://feed.example/t.html"
+    assert len(story.content_text.split()) == texts[2].words
+
+
+def test_teaser_after_full_text_is_dropped(pipeline, texts):
+    first = pipeline.feed(article(texts[3], "https://site.example/full.html", 0))
+    assert pipeline.feed(article(teaser(random.Random(2), texts[3]), "https://feed.example/t.html", 1)) == first
+    assert len(pipeline.story(first).content_text.split()) == texts[3].words
+
+
+def test_index_lives_in_the_store_across_restarts(tmp_path, texts):
+    one = Pipeline(tmp_path)
+    first = one.feed(article(texts[4], "https://a.example/x.html", 0))
+    one.close()
+    two = Pipeline(tmp_path)  # a new process would see the same
+    edited = texts[4].blocks[:-1] + (("p", "An added closing line with a correction of the figures given above."),)
+    try:
+        assert two.feed(article(Text(texts[4].title.upper(), edited, "zeit", "world"), "https://b.example/y.html", 1)) == first
+    finally:
+        two.close()
+
+
+def test_keys_are_filled_for_a_store_made_before_them(tmp_path, texts):
+    pipeline = Pipeline(tmp_path)
+    first = pipeline.feed(article(texts[5], "https://www.example.com/old/", 0))
+    pipeline.close()
+    with sqlite3.connect(tmp_path / "refeed.sqlite3") as db:
+        db.execute("DELETE FROM url_keys")
+        db.execute("DELETE FROM lead_keys")
+        db.execute("DELETE FROM refeed_meta WHERE key = 'dedup_keys'")
+    store = Store(f"sqlite:///{tmp_path}/refeed.sqlite3")
+    try:
+        assert store.known_urls(["http://example.com/old"]) == {"http://example.com/old"}
+        with store.connect() as conn:
+            assert Store.story_for_url(conn, "https://example.com/old") == first
+            assert Store.lead_candidates(conn, lead_keys(texts[5].title, texts[5].text)) == [first]
+    finally:
+        store.close()
+
+
+def test_different_stories_sharing_headline_and_lede_stay_apart(pipeline, texts):
+    a, b = texts[6], texts[7]
+    look_alike = Text(a.title, (a.blocks[0], *b.blocks[1:]), b.publisher, a.section)
+    first = pipeline.feed(article(a, "https://a.example/1.html", 0))
+    second = pipeline.feed(article(look_alike, "https://b.example/2.html", 1))
+    assert second != first and second == story_id_for("https://b.example/2.html")
+
+
+def test_compare_explains_its_verdict():
+    text = " ".join(f"word{i}" for i in range(200))
+    edited = text.replace("word50", "changed") + " Subscribe to our newsletter today for more."
+    match = compare("Title", text, "Another headline entirely", edited)
+    assert match is not None and match.jaccard >= 0.8 and match.contained > 0.99
+    assert compare("Title", text, "Title", " ".join(f"other{i}" for i in range(200))) is None
+    assert compare("Title", text, "Title", " ".join(text.split()[:15])) is None  # too short to judge by containment
+
+
+def test_looks_truncated():
+    assert looks_truncated("The minister said the talks would") and looks_truncated("The talks …")
+    assert not looks_truncated("The talks ended.") and not looks_truncated('"We will see," he said.')
