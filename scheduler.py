@@ -43,19 +43,23 @@ def topic_rules(config: Config):
 
 def build(config: Config, store) -> int:
     """Rebuild every feed from the store; only changed files are rewritten."""
+    from crawler.locks import FileLock
     from feeds.build import build_feeds
 
     started = time.monotonic()
-    report = build_feeds(
-        store.articles(),
-        config.output.dir,
-        config.output.base_url,
-        formats=config.output.formats,
-        max_entries=config.output.max_entries,
-        rules=topic_rules(config),
-        site_title="refeed",
-    )
-    store.record_feeds(report.feeds)
+    Path(config.output.dir).mkdir(parents=True, exist_ok=True)
+    with FileLock(Path(config.output.dir)):  # builds take turns, so the last one sees every commit
+        report = build_feeds(
+            store.articles(),
+            config.output.dir,
+            config.output.base_url,
+            formats=config.output.formats,
+            max_entries=config.output.max_entries,
+            rules=topic_rules(config),
+            site_title="refeed",
+            websub_hub=config.output.websub_hub or None,
+        )
+        store.record_feeds(report.feeds)
     logger.info(
         "feeds: %d feeds in %s, %d files written, %d unchanged, %d removed (%.1f s)",
         len(report.feeds), config.output.dir, len(report.written), len(report.unchanged), len(report.removed),
@@ -74,19 +78,20 @@ def crawl_and_build(config: Config, sources, **overrides) -> int:
         build(config, store)
     finally:
         store.close()
-    failed = [r.source for r in results if r.outcome != "ok"]
-    if failed:
-        logger.error("failed: %s", ", ".join(failed))
+    unhealthy = [f"{r.source} ({r.outcome})" for r in results if not r.healthy]
+    if unhealthy:
+        logger.error("needs attention: %s", ", ".join(unhealthy))
         return EXIT_FAILED
     return EXIT_OK
 
 
 def print_summary(results) -> None:
     print("", file=sys.stderr)
-    print(f"{'source':<20} {'outcome':<8} {'pages':>6} {'new':>6} {'dup':>6} {'known':>6} {'skipped':>8} {'errors':>7} {'time':>7}", file=sys.stderr)
+    print(f"{'source':<20} {'outcome':<9} {'pages':>6} {'new':>6} {'updated':>8} {'dup':>6} {'known':>6} {'skipped':>8} {'errors':>7} {'time':>7}", file=sys.stderr)
     for r in results:
         print(
-            f"{r.source:<20} {r.outcome:<8} {r.pages:>6} {r.new:>6} {r.duplicates:>6} {r.known:>6} {r.skipped:>8} {r.errors:>7} {r.seconds:>6.1f}s",
+            f"{r.source:<20} {r.outcome:<9} {r.pages:>6} {r.new:>6} {r.updated:>8} {r.duplicates:>6} {r.known + r.unchanged:>6} "
+            f"{r.skipped:>8} {r.errors:>7} {r.seconds:>6.1f}s",
             file=sys.stderr,
         )
         if r.message:
@@ -104,8 +109,11 @@ def print_feed_urls(config: Config) -> None:
 def serve_in_thread(directory: Path, port: int):
     from feeds.server import FeedServer
 
-    server = FeedServer(directory, host="127.0.0.1", port=port)
-    server.start()
+    server = FeedServer(directory, host="127.0.0.1", port=port)  # twisted.web, in a child process
+    try:
+        server.start()
+    except OSError as exc:
+        raise ConfigError(f"serve: {exc}") from None
     logger.info("serving %s at %s", directory, server.url)
     return server
 
@@ -241,7 +249,11 @@ def cmd_status(args) -> int:
 
 
 def cmd_run(args) -> int:
-    """The daemon: each source on its schedule, each crawl in a child process (Twisted's reactor cannot restart)."""
+    """The daemon: each source on its schedule, each crawl in a child process.
+
+    A child per crawl because Twisted's reactor cannot restart, and so that a crawl
+    that hangs, leaks or crashes is killed and reaped without touching the daemon.
+    """
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
@@ -249,43 +261,99 @@ def cmd_run(args) -> int:
     config = load_config(args.config)
     if not config.sources:
         raise ConfigError(f"{config.path.name}: no [[source]] to crawl")
+    daemon = Daemon(config)
     scheduler = BackgroundScheduler(timezone="UTC")
     for source in config.sources:
         kind, value = parse_schedule(source.schedule)
         trigger = IntervalTrigger(seconds=value) if kind == "interval" else CronTrigger.from_crontab(source.schedule, timezone="UTC")
         scheduler.add_job(
-            run_source_child,
+            daemon.crawl,
             trigger,
-            args=(config, source.name),
+            args=(source.name,),
             id=f"crawl:{source.name}",
             name=f"crawl {source.name}",
             replace_existing=True,
             max_instances=1,
             coalesce=True,
-            misfire_grace_time=300,
+            misfire_grace_time=max(60, min(3600, config.crawl.run_timeout)),
             next_run_time=datetime.now().astimezone(),
         )
     server = serve_in_thread(config.output.dir, args.serve) if args.serve else None
     scheduler.start()
-    logger.info("daemon started: %d sources; Ctrl-C or SIGTERM stops", len(config.sources))
-    wait_for_signal()
-    logger.info("stopping: waiting for running crawls to finish")
-    scheduler.shutdown(wait=True)
+    logger.info("daemon started: %d sources (%s); SIGTERM or Ctrl-C stops", len(config.sources), ", ".join(s.name for s in config.sources))
+    daemon.wait_for_stop()
+    logger.info("stopping: no new crawls; asking running crawls to finish (a second signal kills them)")
+    scheduler.shutdown(wait=False)
+    daemon.stop_children()
     if server:
         server.stop()
+    logger.info("stopped")
     return EXIT_OK
 
 
-def run_source_child(config: Config, name: str) -> None:
-    command = [sys.executable, str(ROOT / "scheduler.py"), "once", "--source", name]
-    if config.path:
-        command += ["-c", str(config.path.resolve())]
-    logger.info("crawl %s: starting", name)
-    try:
-        done = subprocess.run(command, timeout=3600, check=False)
-        logger.info("crawl %s: exit %d", name, done.returncode)
-    except subprocess.TimeoutExpired:
-        logger.error("crawl %s: stopped after one hour", name)
+class Daemon:
+    """The crawls the daemon runs as child processes, and how it stops them."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.children: dict[str, subprocess.Popen] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.signals = 0
+
+    def crawl(self, name: str) -> None:
+        if self.stopping.is_set():
+            return
+        command = [sys.executable, str(ROOT / "scheduler.py"), "once", "--source", name]
+        if self.config.path:
+            command += ["-c", str(self.config.path.resolve())]
+        logger.info("crawl %s: starting", name)
+        with self.lock:
+            child = subprocess.Popen(command, start_new_session=True)  # our signals are not its signals
+            self.children[name] = child
+        budget = self.config.crawl.run_timeout + 60  # the child stops itself at run_timeout; this is the backstop
+        try:
+            code = child.wait(timeout=budget)
+            logger.info("crawl %s: finished with exit %d", name, code)
+        except subprocess.TimeoutExpired:
+            logger.error("crawl %s: still running after %d s; stopping it", name, budget)
+            self._terminate(child)
+        finally:
+            with self.lock:
+                self.children.pop(name, None)
+
+    def wait_for_stop(self) -> None:
+        def handler(signum, _frame):
+            self.signals += 1
+            if self.signals == 1:
+                self.stopping.set()
+            else:
+                logger.warning("second signal: killing running crawls now")
+                with self.lock:
+                    for child in self.children.values():
+                        child.kill()
+                os._exit(EXIT_FAILED)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, handler)
+        self.stopping.wait()
+
+    def stop_children(self) -> None:
+        with self.lock:
+            running = list(self.children.values())
+        for child in running:
+            child.send_signal(signal.SIGTERM)  # Scrapy finishes cleanly: in-flight pages, last commit, feed build
+        for child in running:
+            child.wait()
+
+    @staticmethod
+    def _terminate(child: subprocess.Popen) -> None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 # -- argument parsing

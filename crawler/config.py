@@ -60,6 +60,7 @@ class OutputConfig:
     base_url: str = "http://localhost:8080/"
     formats: tuple[str, ...] = FORMATS
     max_entries: int = 100
+    websub_hub: str = ""  # set: feeds advertise this WebSub hub and it is pinged when they change
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ class CrawlConfig:
     obey_robots: bool = True
     user_agent: str = "refeed/1.0 (+https://example.org/refeed)"
     redis_url: str = ""
+    recheck_hours: float = 48.0  # stored articles younger than this are re-asked conditionally
+    run_timeout: int = 3600  # seconds a crawl of one source may take before it is stopped
+    download_timeout: int = 20  # seconds one page may take; then it is retried, then skipped
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
     store_url = _resolve_store_url(check.string("store.url", store.get("url", "sqlite:///data/refeed.sqlite3")), base)
 
     out = check.table("output", data.get("output", {}))
-    check.keys("output", out, {"dir", "base_url", "formats", "max_entries"})
+    check.keys("output", out, {"dir", "base_url", "formats", "max_entries", "websub_hub"})
     formats = tuple(check.strings("output.formats", out.get("formats", list(FORMATS))))
     for fmt in formats:
         if fmt not in FORMATS:
@@ -142,20 +146,27 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
     base_url = check.string("output.base_url", out.get("base_url", "http://localhost:8080/"))
     if not re.match(r"^https?://[^/\s]+", base_url):
         check.fail(f"output.base_url: {base_url!r} is not an http(s) URL")
+    websub_hub = check.string("output.websub_hub", out.get("websub_hub", "")).strip()
+    if websub_hub and not re.match(r"^https?://[^/\s]+", websub_hub):
+        check.fail(f"output.websub_hub: {websub_hub!r} is not an http(s) URL")
     output = OutputConfig(
         dir=_resolve_path(check.string("output.dir", out.get("dir", "public")), base),
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         formats=formats,
         max_entries=check.positive("output.max_entries", out.get("max_entries", 100)),
+        websub_hub=websub_hub,
     )
 
     crawl_t = check.table("crawl", data.get("crawl", {}))
-    check.keys("crawl", crawl_t, {"concurrency", "obey_robots", "user_agent", "redis_url"})
+    check.keys("crawl", crawl_t, {"concurrency", "obey_robots", "user_agent", "redis_url", "recheck_hours", "run_timeout", "download_timeout"})
     crawl = CrawlConfig(
         concurrency=check.positive("crawl.concurrency", crawl_t.get("concurrency", 16)),
         obey_robots=check.boolean("crawl.obey_robots", crawl_t.get("obey_robots", True)),
         user_agent=check.string("crawl.user_agent", crawl_t.get("user_agent", CrawlConfig.user_agent)),
         redis_url=check.string("crawl.redis_url", crawl_t.get("redis_url", "")),
+        recheck_hours=check.number("crawl.recheck_hours", crawl_t.get("recheck_hours", 48.0)),
+        run_timeout=check.positive("crawl.run_timeout", crawl_t.get("run_timeout", 3600)),
+        download_timeout=check.positive("crawl.download_timeout", crawl_t.get("download_timeout", 20)),
     )
 
     sources = tuple(_source(check, i, raw) for i, raw in enumerate(check.array("source", data.get("source", []))))
@@ -334,6 +345,11 @@ class _Checker:
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             self.fail(f"{where}: expected a positive integer, got {value!r}")
         return value
+
+    def number(self, where: str, value) -> float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            self.fail(f"{where}: expected a number >= 0, got {value!r}")
+        return float(value)
 
     def boolean(self, where: str, value) -> bool:
         if not isinstance(value, bool):

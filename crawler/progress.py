@@ -29,6 +29,7 @@ def counts(stats: dict) -> dict:
         "updated": stats.get("refeed/updated", 0),
         "duplicates": stats.get("refeed/duplicates", 0),
         "known": stats.get("refeed/known", 0),
+        "unchanged": stats.get("refeed/unchanged", 0),
         "skipped": stats.get("refeed/skipped", 0) + stats.get("item_dropped_count", 0) - stats.get("refeed/duplicates", 0),
         "errors": errors,
     }
@@ -72,7 +73,7 @@ class Progress:
         rate = c["pages"] / max(time.monotonic() - self.started, 1e-6)
         return (
             f"{self.name}: {c['pages']} pages, {c['new']} new, {c['duplicates']} duplicate, "
-            f"{c['known']} known, {c['skipped']} skipped, {c['errors']} errors, {rate:.1f} pages/s"
+            f"{c['known'] + c['unchanged']} known, {c['skipped']} skipped, {c['errors']} errors, {rate:.1f} pages/s"
         )
 
     def report(self):

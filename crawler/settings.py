@@ -40,6 +40,8 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,  # refeed's own progress line replaces it
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "crawler.throttle.AutoThrottle": 0,  # the same, but a 304 counts as a normal answer
     "crawler.progress.Progress": 500,
 }
 LOG_LEVEL = os.environ.get("REFEED_LOG_LEVEL", "INFO")
@@ -49,6 +51,8 @@ LOG_FORMATTER = "crawler.logformatter.LogFormatter"  # a dropped duplicate is on
 REFEED_STORE_URL = os.environ.get("REFEED_STORE_URL", "sqlite:///data/refeed.sqlite3")
 REFEED_BATCH_ITEMS = 50  # store commits at most this many articles at once…
 REFEED_BATCH_SECONDS = 1.0  # …or this much work, whichever comes first
+REFEED_MAX_ARTICLE_CHARS = 200_000  # article text beyond this is cut at a block boundary (and logged)
+REFEED_RECHECK_HOURS = 48.0  # stored articles first seen this recently are asked again (conditionally) for corrections
 REFEED_PROGRESS_INTERVAL = 2.0  # seconds between progress lines on stderr; 0 switches them off
 
 FEED_EXPORT_ENCODING = "utf-8"
@@ -62,4 +66,6 @@ def from_config(config) -> dict:
         "CONCURRENT_REQUESTS": config.crawl.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": max(1, min(config.crawl.concurrency, CONCURRENT_REQUESTS_PER_DOMAIN)),
         "REFEED_STORE_URL": config.store_url,
+        "REFEED_RECHECK_HOURS": config.crawl.recheck_hours,
+        "DOWNLOAD_TIMEOUT": config.crawl.download_timeout,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,6 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     and_,
+    bindparam,
     create_engine,
     event,
     func,
@@ -31,7 +32,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine, make_url
 
-__all__ = ["Store", "story_id_for", "utcnow", "SCHEMA_VERSION"]
+from crawler.canonical import match_key
+from crawler.dedup import BANDS, lead_keys
+
+__all__ = ["Batch", "Store", "story_id_for", "utcnow", "SCHEMA_VERSION"]
 
 logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -110,8 +114,23 @@ near_bands = Table(
     Column("band", Integer, primary_key=True),
     Column("hash", BigInteger, primary_key=True),
     Column("story_id", String(16), ForeignKey("stories.id"), primary_key=True),
+    sqlite_with_rowid=False,  # the primary key (band, hash, story_id) is the lookup index: no second copy of the rows
 )
-Index("ix_near_bands_lookup", near_bands.c.band, near_bands.c.hash)
+
+url_keys = Table(  # every stored URL's match key (no scheme, `www.` or trailing slash): finds a page however it is spelled
+    "url_keys",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("story_id", String(16), ForeignKey("stories.id"), nullable=False, index=True),
+)
+
+lead_keys_table = Table(  # a story's title and first words, hashed: a teaser and its full text find each other
+    "lead_keys",
+    metadata,
+    Column("hash", BigInteger, primary_key=True),
+    Column("story_id", String(16), ForeignKey("stories.id"), primary_key=True, index=True),
+    sqlite_with_rowid=False,
+)
 
 runs = Table(
     "runs",
@@ -125,6 +144,7 @@ runs = Table(
     Column("duplicates", Integer, nullable=False, default=0),
     Column("skipped", Integer, nullable=False, default=0),
     Column("errors", Integer, nullable=False, default=0),
+    Column("seen", Integer, nullable=False, default=0),  # articles found on the site, new or known
     Column("outcome", String(16), nullable=False, default="running"),
     Column("message", Text),
 )
@@ -137,6 +157,16 @@ feeds = Table(
     Column("entries", Integer, nullable=False),
     Column("updated", UTCDateTime),
     Column("built", UTCDateTime, nullable=False),
+)
+
+validators = Table(
+    "http_validators",
+    metadata,
+    Column("url", Text, primary_key=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("links", JSONList, nullable=False),  # a listing's article and listing links, replayed on 304
+    Column("checked", UTCDateTime, nullable=False),
 )
 
 meta = Table(
@@ -172,6 +202,9 @@ class Store:
         with self.engine.begin() as conn:
             if conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar() is None:
                 conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            if conn.execute(select(meta.c.value).where(meta.c.key == "dedup_keys")).scalar() is None:
+                _fill_dedup_keys(conn)
+                conn.execute(meta.insert().values(key="dedup_keys", value="1"))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -183,7 +216,8 @@ class Store:
 
     @staticmethod
     def story_for_url(conn: Connection, url: str) -> str | None:
-        return conn.execute(select(story_urls.c.story_id).where(story_urls.c.url == url)).scalar()
+        """The story stored under this URL or another spelling of it (http/https, `www.`, trailing slash)."""
+        return conn.execute(select(url_keys.c.story_id).where(url_keys.c.key == match_key(url))).scalar()
 
     @staticmethod
     def story_for_fingerprint(conn: Connection, fingerprint: str) -> str | None:
@@ -192,19 +226,19 @@ class Store:
         ).scalar()
 
     @staticmethod
-    def near_candidates(conn: Connection, bands: list[int]) -> list[tuple[str, str, bytes]]:
-        """(id, title, signature) of stories sharing at least one LSH band."""
-        if not bands:
+    def near_candidates(conn: Connection, bands: list[int], limit: int = 1000) -> list[tuple[str, str, bytes]]:
+        """(id, title, signature) of at most `limit` stories sharing LSH bands with these, most shared bands first."""
+        if len(bands) != BANDS:
             return []
-        hits = select(near_bands.c.story_id).where(
-            or_(*(and_(near_bands.c.band == i, near_bands.c.hash == h) for i, h in enumerate(bands)))
-        )
-        rows = conn.execute(
-            select(stories.c.id, stories.c.title, stories.c.signature, stories.c.first_seen)
-            .where(stories.c.id.in_(hits))
-            .order_by(stories.c.first_seen)
-        )
+        rows = conn.execute(_NEAR_CANDIDATES, {**{f"band{i}": h for i, h in enumerate(bands)}, "limit": limit})
         return [(r.id, r.title, r.signature) for r in rows]
+
+    @staticmethod
+    def lead_candidates(conn: Connection, keys: list[int], limit: int = 1000) -> list[str]:
+        """Ids of the `limit` latest stories with one of these title or lead keys, earliest first."""
+        if not keys:
+            return []
+        return list(reversed(conn.execute(_LEAD_CANDIDATES, {"keys": keys, "limit": limit}).scalars().all()))
 
     @staticmethod
     def get_story(conn: Connection, story_id: str):
@@ -215,20 +249,30 @@ class Store:
     @staticmethod
     def insert_story(conn: Connection, row: dict, bands: list[int]) -> None:
         conn.execute(stories.insert().values(**row))
-        conn.execute(story_urls.insert().values(url=row["url"], story_id=row["id"], first_seen=row["first_seen"]))
+        Store.add_url(conn, row["id"], row["url"], row["first_seen"])
         if bands:
             conn.execute(near_bands.insert(), [{"band": i, "hash": h, "story_id": row["id"]} for i, h in enumerate(bands)])
+        Store.replace_lead_keys(conn, row["id"], row["title"], row["content_text"])
 
     @staticmethod
     def add_url(conn: Connection, story_id: str, url: str, seen: datetime) -> bool:
-        if Store.story_for_url(conn, url):
+        """Remember another URL of a story; False when it (or another spelling of it) is known already."""
+        if conn.execute(select(story_urls.c.story_id).where(story_urls.c.url == url)).first():
             return False
         conn.execute(story_urls.insert().values(url=url, story_id=story_id, first_seen=seen))
+        if Store.story_for_url(conn, url) is None:
+            conn.execute(url_keys.insert().values(key=match_key(url), story_id=story_id))
         return True
 
     @staticmethod
     def update_story(conn: Connection, story_id: str, values: dict) -> None:
         conn.execute(stories.update().where(stories.c.id == story_id).values(**values))
+
+    @staticmethod
+    def replace_lead_keys(conn: Connection, story_id: str, title: str, text: str) -> None:
+        conn.execute(lead_keys_table.delete().where(lead_keys_table.c.story_id == story_id))
+        keys = list(dict.fromkeys(lead_keys(title, text)))
+        conn.execute(lead_keys_table.insert(), [{"hash": k, "story_id": story_id} for k in keys])
 
     @staticmethod
     def replace_bands(conn: Connection, story_id: str, bands: list[int]) -> None:
@@ -239,15 +283,46 @@ class Store:
     # -- reads for feeds, export and status
 
     def known_urls(self, urls: Iterable[str]) -> set[str]:
-        urls = list(urls)
-        if not urls:
-            return set()
+        """Those of `urls` stored already, however spelled (http/https, `www.`, trailing slash)."""
+        keys: dict[str, list[str]] = {}
+        for url in urls:
+            keys.setdefault(match_key(url), []).append(url)
         found: set[str] = set()
         with self.engine.connect() as conn:
-            for start in range(0, len(urls), 500):
-                chunk = urls[start:start + 500]
-                found.update(conn.execute(select(story_urls.c.url).where(story_urls.c.url.in_(chunk))).scalars())
+            chunks = list(keys)
+            for start in range(0, len(chunks), 500):
+                for key in conn.execute(select(url_keys.c.key).where(url_keys.c.key.in_(chunks[start:start + 500]))).scalars():
+                    found.update(keys[key])
         return found
+
+    @staticmethod
+    def known_since(conn: Connection, urls: Iterable[str], recent: datetime) -> dict[str, bool]:
+        """Which of `urls` are stored (however spelled), each mapped to whether its story was first seen after `recent`."""
+        keys: dict[str, list[str]] = {}
+        for url in urls:
+            keys.setdefault(match_key(url), []).append(url)
+        chunks = list(keys)
+        found: dict[str, bool] = {}
+        for start in range(0, len(chunks), 500):
+            rows = conn.execute(
+                select(url_keys.c.key, stories.c.first_seen)
+                .join(stories, stories.c.id == url_keys.c.story_id)
+                .where(url_keys.c.key.in_(chunks[start:start + 500]))
+            )
+            for row in rows:
+                found.update(dict.fromkeys(keys[row.key], row.first_seen >= recent))
+        return found
+
+    @staticmethod
+    def validators_for(conn: Connection, url: str):
+        """(etag, last_modified, links) remembered for a URL, or None."""
+        return conn.execute(select(validators.c.etag, validators.c.last_modified, validators.c.links).where(validators.c.url == url)).first()
+
+    @staticmethod
+    def remember_validators(conn: Connection, url: str, etag: str | None, last_modified: str | None, links: list[str]) -> None:
+        row = {"etag": etag, "last_modified": last_modified, "links": links, "checked": utcnow()}
+        if conn.execute(validators.update().where(validators.c.url == url).values(**row)).rowcount == 0:
+            conn.execute(validators.insert().values(url=url, **row))
 
     def count_stories(self) -> int:
         with self.engine.connect() as conn:
@@ -298,6 +373,93 @@ class Store:
     def feed_status(self) -> list[dict]:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(select(feeds).order_by(feeds.c.slug))]
+
+
+# Prepared once (with bind parameters), so that a lookup costs the database's time, not the query's construction.
+_band_hits = (
+    select(near_bands.c.story_id, func.count().label("hits"))
+    .where(or_(*(and_(near_bands.c.band == i, near_bands.c.hash == bindparam(f"band{i}")) for i in range(BANDS))))
+    .group_by(near_bands.c.story_id)
+    .subquery()
+)
+_NEAR_CANDIDATES = (
+    select(stories.c.id, stories.c.title, stories.c.signature)
+    .join(_band_hits, _band_hits.c.story_id == stories.c.id)
+    .order_by(_band_hits.c.hits.desc(), stories.c.first_seen, stories.c.id)
+    .limit(bindparam("limit"))
+)
+_LEAD_CANDIDATES = (
+    select(stories.c.id)
+    .where(stories.c.id.in_(select(lead_keys_table.c.story_id).where(lead_keys_table.c.hash.in_(bindparam("keys", expanding=True)))))
+    .order_by(stories.c.first_seen.desc(), stories.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+class Batch:
+    """One open transaction shared by Deduplicate and Store, committed every `max_items` or `max_seconds`."""
+
+    def __init__(self, store: Store, max_items: int = 50, max_seconds: float = 1.0):
+        self.store = store
+        self.max_items = max_items
+        self.max_seconds = max_seconds
+        self.conn = store.connect()
+        self.pending = 0
+        self.opened = time.monotonic()
+        self.conn.begin()
+        self._timer = None
+
+    @classmethod
+    def for_crawler(cls, crawler) -> Batch:
+        batch = getattr(crawler, "_refeed_batch", None)
+        if batch is None:
+            settings = crawler.settings
+            store = Store(settings.get("REFEED_STORE_URL"))
+            batch = cls(store, settings.getint("REFEED_BATCH_ITEMS", 50), settings.getfloat("REFEED_BATCH_SECONDS", 1.0))
+            crawler._refeed_batch = batch
+        return batch
+
+    def start(self) -> None:
+        """Commit an idle batch after max_seconds too; needs the running reactor."""
+        from twisted.internet import task  # not earlier: importing the reactor installs Twisted's default one
+
+        if self._timer is None:
+            self._timer = task.LoopingCall(self.commit_if_due)
+            self._timer.start(self.max_seconds, now=False)
+
+    def wrote(self) -> None:
+        self.pending += 1
+        self.commit_if_due()
+
+    def commit_if_due(self) -> None:
+        if self.pending and (self.pending >= self.max_items or time.monotonic() - self.opened >= self.max_seconds):
+            self.commit()
+
+    def commit(self) -> None:
+        self.conn.commit()
+        if self.pending:
+            logger.debug("committed %d stored articles", self.pending)
+        self.pending = 0
+        self.opened = time.monotonic()
+        self.conn.begin()
+
+    def close(self) -> None:
+        if self._timer is not None and self._timer.running:
+            self._timer.stop()
+        if self.conn.closed:
+            return
+        self.conn.commit()
+        self.conn.close()
+        self.store.close()
+
+
+def _fill_dedup_keys(conn: Connection) -> None:
+    """URL match keys and teaser keys for stories stored before they existed (once per store)."""
+    for row in conn.execute(select(story_urls.c.url, story_urls.c.story_id).order_by(story_urls.c.first_seen, story_urls.c.url)).all():
+        if Store.story_for_url(conn, row.url) is None:
+            conn.execute(url_keys.insert().values(key=match_key(row.url), story_id=row.story_id))
+    for row in conn.execute(select(stories.c.id, stories.c.title, stories.c.content_text)).all():
+        Store.replace_lead_keys(conn, row.id, row.title, row.content_text)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

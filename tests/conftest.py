@@ -34,7 +34,8 @@ def run_cli(*args, cwd: Path, env: dict | None = None, timeout: float = 300) -> 
 
 def write_config(directory: Path, site_url: str, extra: str = "", max_entries: int = 1000, **source) -> Path:
     """A refeed.toml for the sample site, storing into `directory`."""
-    options = "\n".join(f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in source.items())
+    source = {"schedule": "every 30m", "max_pages": 2000, **source}
+    options = "\n".join(f"{k} = {_toml(v)}" for k, v in source.items())
     text = f'''
 [store]
 url = "sqlite:///data/refeed.sqlite3"
@@ -51,8 +52,6 @@ concurrency = 8
 name = "limitedtimes"
 spider = "limitedtimes"
 start_urls = ["{site_url}"]
-schedule = "every 30m"
-max_pages = 2000
 {options}
 
 [[topic]]
@@ -64,6 +63,16 @@ keywords = ["Kazakhstan", "Almaty"]
     path = directory / "refeed.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _toml(value) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["FAULT_KINDS", "SampleSiteServer", "main"]
 
-FAULT_KINDS = ("status", "slow", "redirect", "reset")
+FAULT_KINDS = ("status", "slow", "redirect", "reset", "body")
 
 
 @dataclass
@@ -30,6 +30,9 @@ class _Fault:
     status: int
     delay: float
     location: str | None
+    body: bytes = b""
+    headers: dict | None = None
+    declared_length: int | None = None  # a Content-Length above len(body): the answer is cut short
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -61,6 +64,9 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(fault.delay)
             elif fault.kind == "redirect":
                 self._send(301, {"Location": fault.location or "/"}, b"", head)
+                return
+            elif fault.kind == "body":
+                self._send_raw(fault, head)
                 return
             elif fault.kind == "status":
                 phrase = HTTPStatus(fault.status).phrase if fault.status in HTTPStatus._value2member_map_ else "Error"
@@ -99,6 +105,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head and body:
             self.wfile.write(body)
+
+
+    def _send_raw(self, fault: _Fault, head: bool) -> None:
+        """Any bytes with any headers: huge pages, PDFs, gzip bombs, empty or truncated bodies."""
+        self.server.owner._record(self.command, self.path, fault.status)
+        self.send_response(fault.status)
+        self.send_header("Content-Length", str(fault.declared_length if fault.declared_length is not None else len(fault.body)))
+        for name, value in (fault.headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(fault.body)
+        if fault.declared_length is not None:
+            self.wfile.flush()
+            self.close_connection = True
 
 
 class _Server(ThreadingHTTPServer):
@@ -167,14 +188,21 @@ class SampleSiteServer:
         status: int = 500,
         delay: float = 1.0,
         location: str | None = None,
+        body: bytes = b"",
+        headers: dict | None = None,
+        declared_length: int | None = None,
     ) -> None:
-        """Make requests for `path` (query ignored) misbehave: always, or only the first `times`."""
+        """Make requests for `path` (query ignored) misbehave: always, or only the first `times`.
+
+        kind "body" answers `status` (use 200) with `body` and `headers` as given; a
+        `declared_length` above len(body) announces more than is sent, then closes.
+        """
         if kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}, not {kind!r}")
         if kind == "redirect" and not location:
             raise ValueError("a redirect fault needs a location")
         with self._lock:
-            self._faults[urlsplit(path).path] = _Fault(kind, times, status, delay, location)
+            self._faults[urlsplit(path).path] = _Fault(kind, times, status, delay, location, body, headers, declared_length)
 
     def clear_faults(self) -> None:
         with self._lock:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from datetime import timedelta
 from html import escape
 from urllib.parse import urlsplit
 
@@ -11,13 +13,15 @@ from scrapy.http import Response
 
 from crawler.canonical import canonicalize
 from crawler.config import SourceConfig
-from crawler.extract import Extracted, Page, extract_generic_body, render_blocks
+from crawler.extract import Extracted, Page, extract_body, render_blocks, selected_fields
 from crawler.items import Article
-from crawler.store import Store
+from crawler.store import Batch, Store, utcnow
 
 __all__ = ["ArticleSpider"]
 
 logger = logging.getLogger(__name__)
+
+BOT_WALL_TITLE = re.compile(r"just a moment|attention required|are you a (human|robot)|captcha|access denied|verify you are human|ddos-guard", re.I)
 
 
 class ArticleSpider(scrapy.Spider):
@@ -39,48 +43,98 @@ class ArticleSpider(scrapy.Spider):
         self.hosts = {urlsplit(u).hostname for u in source.start_urls}
         self.scheduled = 0  # pages requested this run, listings and articles
         self.seen: set[str] = set()  # canonical article URLs requested this run
-        self.store: Store | None = None
+        self.batch: Batch | None = None  # the crawl's store connection, shared with the pipeline
+        self.recheck = timedelta(hours=48)
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
-        store_url = crawler.settings.get("REFEED_STORE_URL")
-        if store_url:
-            spider.store = Store(store_url)
-        crawler.signals.connect(spider._close_store, signal=scrapy.signals.spider_closed)
+        if crawler.settings.get("REFEED_STORE_URL"):
+            spider.batch = Batch.for_crawler(crawler)
+            crawler.signals.connect(spider._close_batch, signal=scrapy.signals.spider_closed)
+        spider.recheck = timedelta(hours=crawler.settings.getfloat("REFEED_RECHECK_HOURS", 48))
         return spider
 
-    def _close_store(self, spider):
-        if self.store is not None:
-            self.store.close()
+    def _close_batch(self, spider):
+        self.batch.close()
 
     async def start(self):
         for url in self.start_urls:
             self.scheduled += 1
-            yield scrapy.Request(url, callback=self.parse_listing, dont_filter=True)
+            yield self.listing_request(url, dont_filter=True)
 
-    # -- the walk
+    # -- the walk: every listing asked conditionally, known articles skipped or (when recent) asked conditionally
+
+    def listing_request(self, url: str, **kwargs) -> scrapy.Request:
+        return self._request(url, self.parse_listing, **kwargs)
+
+    def article_request(self, url: str, conditional: bool = False) -> scrapy.Request:
+        return self._request(url, self.parse_article, conditional=conditional)
+
+    def _request(self, url: str, callback, conditional: bool = True, **kwargs) -> scrapy.Request:
+        headers = {}
+        remembered = Store.validators_for(self.batch.conn, url) if self.batch and conditional else None
+        if remembered is not None:
+            if remembered.etag:
+                headers["If-None-Match"] = remembered.etag
+            if remembered.last_modified:
+                headers["If-Modified-Since"] = remembered.last_modified
+        meta = {"handle_httpstatus_list": [304], "refeed_key": url} if headers else {"refeed_key": url}
+        return scrapy.Request(url, callback=callback, headers=headers, meta=meta, **kwargs)
 
     def parse_listing(self, response: Response):
         self.crawler.stats.inc_value("refeed/listings")
-        if not isinstance(response, scrapy.http.TextResponse):
+        key = response.meta.get("refeed_key", response.url)
+        if response.status == 304:
+            self.crawler.stats.inc_value("refeed/listings_unchanged")
+            remembered = Store.validators_for(self.batch.conn, key)
+            links = remembered.links if remembered else []
+            articles = [url for kind, url in links if kind == "a"]
+            listings = [url for kind, url in links if kind == "l"]
+        elif isinstance(response, scrapy.http.TextResponse):
+            if self._bot_wall(response):
+                return
+            articles = [canonicalize(url) for url in self.article_links(response)]
+            listings = self.listing_links(response)
+            self._remember(response, key, [["a", u] for u in articles] + [["l", u] for u in listings])
+        else:
             return
-        articles = []
-        for url in self.article_links(response):
-            canonical = canonicalize(url)
-            if canonical not in self.seen:
-                self.seen.add(canonical)
-                articles.append(canonical)
-        known = self.store.known_urls(articles) if self.store else set()
-        self.crawler.stats.inc_value("refeed/known", len(known))
-        for url in articles:
-            if url in known:
-                continue
+        yield from self.follow_articles(articles)
+        for url in listings:
             if self._budget_left():
-                yield scrapy.Request(url, callback=self.parse_article)
-        for url in self.listing_links(response):
-            if self._budget_left():
-                yield scrapy.Request(url, callback=self.parse_listing)
+                yield self.listing_request(url)
+
+    def follow_articles(self, urls: list[str]):
+        """Requests for articles not seen yet; known ones are skipped, recent known ones asked conditionally."""
+        fresh = [u for u in dict.fromkeys(urls) if u not in self.seen]
+        self.seen.update(fresh)
+        known = Store.known_since(self.batch.conn, fresh, utcnow() - self.recheck) if self.batch else {}
+        for url in fresh:
+            recent = known.get(url)
+            if recent is False:
+                self.crawler.stats.inc_value("refeed/known")
+            elif self._budget_left():
+                yield self.article_request(url, conditional=bool(recent))
+
+    def _remember(self, response: Response, key: str, links: list) -> None:
+        if self.batch is None:
+            return
+        etag = response.headers.get("ETag")
+        modified = response.headers.get("Last-Modified")
+        if etag or modified or links:
+            Store.remember_validators(
+                self.batch.conn, key, etag.decode("latin-1") if etag else None, modified.decode("latin-1") if modified else None, links
+            )
+            self.batch.wrote()
+
+    def _bot_wall(self, response: Response) -> bool:
+        """A challenge page answered with 200 (Cloudflare's "Just a moment...", a CAPTCHA) is no article."""
+        title = " ".join(response.xpath("//title//text()").getall())[:200]
+        if BOT_WALL_TITLE.search(title) and len(response.body) < 200_000:
+            logger.warning("bot wall at %s: %r", response.url, title.strip())
+            self.crawler.stats.inc_value("refeed/bot_wall")
+            return True
+        return False
 
     def _budget_left(self) -> bool:
         if self.scheduled >= self.source.max_pages:
@@ -90,12 +144,18 @@ class ArticleSpider(scrapy.Spider):
         return True
 
     def parse_article(self, response: Response):
+        if response.status == 304:
+            self.crawler.stats.inc_value("refeed/unchanged")
+            return
         if not isinstance(response, scrapy.http.TextResponse):
             logger.info("skipped %s: not a text page (%s)", response.url, response.headers.get("Content-Type", b"?").decode("latin-1"))
             self.crawler.stats.inc_value("refeed/skipped")
             return
-        page = Page(url=response.url, selector=response.selector)
-        article = self.article(page, response.text)
+        if self._bot_wall(response):
+            return
+        self._remember(response, response.meta.get("refeed_key", response.url), [])
+        page = Page.from_response(response)
+        article = self.article(page, page.html)
         if article is None:
             self.crawler.stats.inc_value("refeed/skipped")
             return
@@ -113,36 +173,41 @@ class ArticleSpider(scrapy.Spider):
     # -- the form: one method per field
 
     def article(self, page: Page, html: str) -> Article | None:
-        title = self.title(page)
-        extracted = self.body(page, html)
+        selectors = self.source.selectors
+        if selectors.get("remove"):
+            page.remove(selectors["remove"])
+            html = page.html
+        chosen = selected_fields(page, selectors)  # the source's own selectors win, field by field
+        title = chosen.title or self.title(page)
+        extracted = chosen.body or self.body(page, html)
         lede = self.summary(page)
         if not title or not extracted.blocks:
             logger.info("skipped %s: no %s found", page.url, "title" if not title else "article body")
             return None
         blocks = extracted.blocks
-        if lede and blocks[0][2] != lede:
+        if lede and lede not in extracted.text and page.shows(lede):
             blocks = [("p", _escape(lede), lede), *blocks]
         html_body, text_body = render_blocks(blocks)
         return Article(
             url=page.url,
             canonical_url=page.canonical(),
             title=title,
-            published=self.published(page),
+            published=chosen.published or self.published(page),
             updated=self.updated(page),
             site=self.source.name,
             publisher=self.publisher(page, extracted),
-            authors=self.authors(page, extracted),
-            topics=[*self.sections(page), *self.source.topics],
-            language=page.language(),
+            authors=chosen.authors or self.authors(page, extracted),
+            topics=[*(chosen.sections or self.sections(page)), *self.source.topics],
+            language=page.language(text_body),
             summary=lede or blocks[0][2],
             content_html=html_body,
             content_text=text_body,
-            image=self.image(page),
+            image=chosen.image or self.image(page),
             image_caption=self.image_caption(page),
         )
 
     def title(self, page: Page) -> str | None:
-        return page.title() or _clean(page.selector.css("h1").xpath("string()").get())
+        return page.title()
 
     def published(self, page: Page):
         return page.published()
@@ -154,10 +219,10 @@ class ArticleSpider(scrapy.Spider):
         return page.summary()
 
     def body(self, page: Page, html: str) -> Extracted:
-        return extract_generic_body(page, html)
+        return extract_body(page, html)
 
     def publisher(self, page: Page, extracted: Extracted) -> str | None:
-        return extracted.publisher
+        return extracted.publisher or page.publisher_line()
 
     def authors(self, page: Page, extracted: Extracted) -> list[str]:
         return page.authors() or extracted.credit
@@ -169,12 +234,7 @@ class ArticleSpider(scrapy.Spider):
         return page.image()
 
     def image_caption(self, page: Page) -> str | None:
-        return _clean(page.selector.css("figure figcaption").xpath("string()").get())
-
-
-def _clean(text: str | None) -> str | None:
-    text = " ".join((text or "").split())
-    return text or None
+        return page.image_caption()
 
 
 def _escape(text: str) -> str:
