@@ -18,7 +18,7 @@ from crawler.spiders.generic import GenericSpider
 from crawler.spiders.limitedtimes import LimitedTimesSpider
 from crawler.store import Store
 
-__all__ = ["OUTCOMES", "SourceRun", "crawl", "judge", "scrapy_settings", "spider_class"]
+__all__ = ["OUTCOMES", "SourceRun", "crawl", "judge", "scrapy_settings", "spider_class", "work"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +72,16 @@ def scrapy_settings(config: Config, **overrides) -> Settings:
 
 
 def crawl(config: Config, sources: list[SourceConfig], store: Store, **overrides) -> list[SourceRun]:
-    """Crawl the sources side by side in one reactor; blocks until all are done. Call once per process."""
+    """Crawl the sources side by side in one reactor; blocks until all are done. Call once per process.
+
+    In distributed mode (crawl.redis_url) the workers crawl: this seeds one round of each source and waits for it.
+    """
     for source in sources:
         spider_class(source)
+    if config.crawl.redis_url:
+        from crawler.distributed import crawl_rounds
+
+        return crawl_rounds(config, sources, store)
     results = []
     locks = []
     for source in list(sources):
@@ -94,15 +101,33 @@ def crawl(config: Config, sources: list[SourceConfig], store: Store, **overrides
     return results
 
 
-def _crawl_unlocked(config: Config, sources: list[SourceConfig], store: Store, **overrides) -> list[SourceRun]:
+def _process(config: Config, **overrides) -> CrawlerProcess:
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
     logging.disable(logging.INFO)  # Scrapy's start-up banner
-    process = CrawlerProcess(scrapy_settings(config, LOG_INSTALL_ROOT_HANDLER=False, CLOSESPIDER_TIMEOUT=config.crawl.run_timeout, **overrides))
+    process = CrawlerProcess(scrapy_settings(config, LOG_INSTALL_ROOT_HANDLER=False, **overrides))
     logging.disable(logging.NOTSET)
     root.setLevel(level)  # Scrapy resets logging; the command line's choice stands
     root.handlers[:] = handlers
     logging.getLogger("scrapy").setLevel(logging.NOTSET)
+    return process
+
+
+def work(config: Config) -> None:
+    """A distributed worker: a crawler per source on the shared queues, crawling rounds until SIGTERM/SIGINT."""
+    from crawler.distributed import require_shared_store
+
+    require_shared_store(config)
+    for source in config.sources:
+        spider_class(source)
+    process = _process(config, REFEED_PROGRESS_INTERVAL=0)  # a worker lives long: its rounds are reported by `once`/`run`
+    for source in config.sources:
+        process.crawl(process.create_crawler(spider_class(source)), source=source)
+    process.start()
+
+
+def _crawl_unlocked(config: Config, sources: list[SourceConfig], store: Store, **overrides) -> list[SourceRun]:
+    process = _process(config, **{"CLOSESPIDER_TIMEOUT": config.crawl.run_timeout, **overrides})
     started = time.monotonic()
     pending = []
     for source in sources:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import struct
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -29,7 +32,9 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from crawler.canonical import match_key
@@ -198,8 +203,10 @@ class Store:
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # processes starting at once on a shared store create it once
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            metadata.create_all(conn)
             if conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar() is None:
                 conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
             if conn.execute(select(meta.c.value).where(meta.c.key == "dedup_keys")).scalar() is None:
@@ -259,9 +266,9 @@ class Store:
         """Remember another URL of a story; False when it (or another spelling of it) is known already."""
         if conn.execute(select(story_urls.c.story_id).where(story_urls.c.url == url)).first():
             return False
-        conn.execute(story_urls.insert().values(url=url, story_id=story_id, first_seen=seen))
-        if Store.story_for_url(conn, url) is None:
-            conn.execute(url_keys.insert().values(key=match_key(url), story_id=story_id))
+        if not conn.execute(_upsert(conn, story_urls).values(url=url, story_id=story_id, first_seen=seen).on_conflict_do_nothing()).rowcount:
+            return False
+        conn.execute(_upsert(conn, url_keys).values(key=match_key(url), story_id=story_id).on_conflict_do_nothing())
         return True
 
     @staticmethod
@@ -322,7 +329,7 @@ class Store:
     def remember_validators(conn: Connection, url: str, etag: str | None, last_modified: str | None, links: list[str]) -> None:
         row = {"etag": etag, "last_modified": last_modified, "links": links, "checked": utcnow()}
         if conn.execute(validators.update().where(validators.c.url == url).values(**row)).rowcount == 0:
-            conn.execute(validators.insert().values(url=url, **row))
+            conn.execute(_upsert(conn, validators).values(url=url, **row).on_conflict_do_update(index_elements=["url"], set_=row))
 
     def count_stories(self) -> int:
         with self.engine.connect() as conn:
@@ -375,6 +382,19 @@ class Store:
             return [dict(row._mapping) for row in conn.execute(select(feeds).order_by(feeds.c.slug))]
 
 
+def _upsert(conn: Connection, table: Table):
+    """INSERT … ON CONFLICT for the connection's database (SQLite and PostgreSQL both speak it)."""
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def _lock_key(name: str) -> int:
+    return struct.unpack(">q", hashlib.blake2b(name.encode(), digest_size=8).digest())[0]
+
+
+_SCHEMA_LOCK = _lock_key("refeed:schema")
+_STORY_LOCK = _lock_key("refeed:stories")  # one writer of stories at a time on a shared store (see Batch.serialize)
+
+
 # Prepared once (with bind parameters), so that a lookup costs the database's time, not the query's construction.
 _band_hits = (
     select(near_bands.c.story_id, func.count().label("hits"))
@@ -397,7 +417,13 @@ _LEAD_CANDIDATES = (
 
 
 class Batch:
-    """One open transaction shared by Deduplicate and Store, committed every `max_items` or `max_seconds`."""
+    """One open transaction shared by Deduplicate and Store, committed every `max_items` or `max_seconds`.
+
+    On a shared (PostgreSQL) store, several processes deduplicate and store at once; an item's check and write
+    then run under a store-wide lock (`serialize`) and are committed right after (`release`), so that each
+    worker's check sees every story the others stored, near-duplicates included. A write that still collides
+    with a concurrent one (a unique key) is undone to its savepoint (`savepoint`), never the whole batch.
+    """
 
     def __init__(self, store: Store, max_items: int = 50, max_seconds: float = 1.0):
         self.store = store
@@ -408,6 +434,8 @@ class Batch:
         self.opened = time.monotonic()
         self.conn.begin()
         self._timer = None
+        self.shared = self.conn.dialect.name == "postgresql"
+        self.serialized = False  # this batch's transaction holds the story lock
 
     @classmethod
     def for_crawler(cls, crawler) -> Batch:
@@ -441,7 +469,33 @@ class Batch:
             logger.debug("committed %d stored articles", self.pending)
         self.pending = 0
         self.opened = time.monotonic()
+        self._release_lock()
         self.conn.begin()
+
+    def serialize(self) -> None:
+        """Take the store-wide story lock until the next commit (a no-op on SQLite, which has one writer anyway)."""
+        if not self.shared or self.serialized:
+            return
+        holder = getattr(_serializing, "batch", None)
+        if holder is not None and holder is not self and not holder.conn.closed:
+            holder.commit()  # another crawler on this thread (reactor) holds it: waiting for it here would wait forever
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STORY_LOCK})
+        self.serialized = True
+        _serializing.batch = self
+
+    def release(self) -> None:
+        """Commit now if this batch holds the story lock, so that other workers wait for it no longer than one item."""
+        if self.serialized:
+            self.commit()
+
+    def savepoint(self):
+        """A savepoint around one item's writes on a shared store: a unique-key collision undoes only them."""
+        return self.conn.begin_nested() if self.shared else contextlib.nullcontext()
+
+    def _release_lock(self) -> None:
+        self.serialized = False
+        if getattr(_serializing, "batch", None) is self:
+            _serializing.batch = None
 
     def close(self) -> None:
         if self._timer is not None and self._timer.running:
@@ -449,8 +503,12 @@ class Batch:
         if self.conn.closed:
             return
         self.conn.commit()
+        self._release_lock()
         self.conn.close()
         self.store.close()
+
+
+_serializing = threading.local()  # .batch: the batch of this thread that holds the story lock, if any
 
 
 def _fill_dedup_keys(conn: Connection) -> None:

@@ -46,6 +46,10 @@ class GenericSpider(ArticleSpider):
         self.articles = [re.compile(p) for p in self.source.articles]
         self.queued: set[str] = {canonicalize(u) for u in self.start_urls}  # listing pages requested this run
 
+    def begin_round(self) -> None:
+        super().begin_round()
+        self.queued = {canonicalize(u) for u in self.start_urls}
+
     def parse_listing(self, response: Response):
         if not self.articles and response.status == 200 and isinstance(response, scrapy.http.TextResponse):
             page = Page.from_response(response)

@@ -1,0 +1,202 @@
+"""Distributed mode on the real Redis and PostgreSQL: worker processes crawl the sample site's rounds together."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import feedparser
+import pytest
+from conftest import ROOT, run_cli, write_config
+from test_store_postgres import REDIS, fresh_database, redis_or_skip
+
+from crawler.spiders.limitedtimes import ARTICLE_PATH
+
+
+def distributed_config(directory: Path, site_url: str, store_url: str, prefix: str) -> Path:
+    path = write_config(directory, site_url)
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('url = "sqlite:///data/refeed.sqlite3"', f'url = "{store_url}"')
+    text = text.replace("[crawl]\nconcurrency = 8", f'[crawl]\nconcurrency = 8\nredis_url = "{REDIS}"\nredis_prefix = "{prefix}"')
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+class Workers:
+    """`scheduler.py worker` processes on a configuration, each logging to its own file."""
+
+    def __init__(self, directory: Path, count: int, prefix: str, client):
+        self.directory = directory
+        self.prefix = prefix
+        self.client = client
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("REFEED_CONFIG", None)
+        self.logs = [directory / f"worker{n}.log" for n in range(count)]
+        self.processes = []
+        for log in self.logs:
+            with log.open("w") as out:  # the child keeps its own copy of the descriptor
+                self.processes.append(subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "worker"], cwd=directory, env=env, stdout=out, stderr=subprocess.STDOUT))
+
+    def wait_ready(self, count: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.client.smembers(f"{self.prefix}:workers")) < count:
+            assert time.monotonic() < deadline, self.output()
+            assert all(p.poll() is None for p in self.processes), self.output()
+            time.sleep(0.1)
+
+    def output(self) -> str:
+        return "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in self.logs)
+
+    def stop(self) -> list[int]:
+        for p in self.processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        codes = []
+        for p in self.processes:
+            try:
+                codes.append(p.wait(timeout=30))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                codes.append(p.wait())
+        return codes
+
+
+def article_gets(requests) -> Counter:
+    return Counter(path for method, path, status in requests if method == "GET" and status == 200 and ARTICLE_PATH.match(urlsplit(path).path))
+
+
+def entries(directory: Path, name: str, republished: set[str]) -> tuple[list[tuple[str, str, str]], int]:
+    """(id, link, title) of a feed's entries in order, but for the story republished by a second publisher, only
+    counted: it is one story whichever copy was stored first (crawl order decides, on one machine too)."""
+    parsed = feedparser.parse((directory / "public" / name).read_bytes())
+    assert parsed.bozo == 0, (name, parsed.get("bozo_exception"))
+    found = [(e.id, e.link, e.title) for e in parsed.entries]
+    return [e for e in found if e[1] not in republished], sum(e[1] in republished for e in found)
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory, sample_site):
+    """The sample site crawled once on one machine (SQLite), then by two workers in two rounds (PostgreSQL)."""
+    from crawler.demo.server import SampleSiteServer
+
+    client, prefix = redis_or_skip()
+    single = tmp_path_factory.mktemp("single")
+    shared = tmp_path_factory.mktemp("distributed")
+    with fresh_database() as store_url, SampleSiteServer(sample_site) as server:
+        distributed_config(shared, server.url, store_url, prefix)
+        workers = Workers(shared, 2, prefix, client)  # they start up while the single-machine crawl runs
+        try:
+            write_config(single, server.url)
+            alone = run_cli("once", cwd=single)
+            assert alone.code == 0, alone.stderr[-3000:]
+            requests_single = list(server.requests)
+            server.requests.clear()
+            workers.wait_ready(2)
+            first = run_cli("once", cwd=shared, timeout=240)
+            requests_first = list(server.requests)
+            status = run_cli("status", "--json", cwd=shared)
+            files = {p.name: p.read_bytes() for p in (shared / "public").iterdir()}
+            server.requests.clear()
+            second = run_cli("once", cwd=shared, timeout=240)
+            requests_second = list(server.requests)
+            status_text = run_cli("status", cwd=shared)
+            export = run_cli("export", cwd=shared)
+        finally:
+            codes = workers.stop()
+            logs = workers.output()
+        base = server.base
+    yield {
+        "single": single, "shared": shared, "first": first, "second": second, "status": status, "status_text": status_text,
+        "requests_single": requests_single, "requests_first": requests_first, "requests_second": requests_second,
+        "files": files, "export": export, "codes": codes, "logs": logs, "base": base,
+    }
+    client.delete(*client.keys(f"{prefix}:*") or ["-"])
+
+
+def test_once_seeds_a_round_and_the_workers_drain_it(crawled):
+    first = crawled["first"]
+    assert first.code == 0, first.stderr[-3000:] + crawled["logs"]
+    assert "round 1 seeded" in first.stderr and "limitedtimes" in first.stderr
+    assert crawled["codes"] == [0, 0], crawled["logs"]  # SIGTERM stops a worker cleanly
+
+
+def test_every_article_is_fetched_exactly_once_across_both_workers(crawled):
+    fetched = article_gets(crawled["requests_first"])
+    assert fetched and set(fetched.values()) == {1}, [p for p, n in fetched.items() if n > 1]
+    assert set(fetched) == set(article_gets(crawled["requests_single"]))  # every article page the single run fetched
+
+
+def test_both_workers_took_part_and_status_shows_them(crawled):
+    status = json.loads(crawled["status"].stdout)
+    assert len(status["workers"]) == 2
+    assert all(w["sources"]["limitedtimes"]["pages"] > 10 for w in status["workers"]), status["workers"]
+    assert status["queues"]["limitedtimes"] == {"round": 1, "start": 0, "queued": 0, "busy": []}
+    text = crawled["status_text"].stdout
+    assert "worker" in text and "queue" in text and "limitedtimes" in text
+
+
+def test_store_holds_each_story_once(crawled, sample_site):
+    stored = [json.loads(line) for line in crawled["export"].stdout.splitlines()]
+    assert len(stored) == len({a["id"] for a in stored}) == len(sample_site.stories())
+    urls = [u for a in stored for u in a["urls"]]
+    assert len(urls) == len(set(urls))
+
+
+def test_feeds_equal_those_of_a_single_machine_run(crawled, sample_site):
+    copy = next(a for a in sample_site.articles if a.republishes)
+    republished = {crawled["base"] + copy.path, crawled["base"] + sample_site.by_shortid(copy.republishes).path}
+    names = ["all.atom", *(f"{section}.atom" for section in sample_site.sections)]
+    for name in names:
+        assert entries(crawled["shared"], name, republished) == entries(crawled["single"], name, republished), name
+    published = lambda directory: sorted(p.name for p in (directory / "public").iterdir() if not p.name.startswith("."))
+    assert published(crawled["shared"]) == published(crawled["single"])
+
+
+def test_a_second_round_asks_again_conditionally_and_changes_nothing(crawled):
+    second = crawled["second"]
+    assert second.code == 0, second.stderr[-3000:]
+    listings = lambda requests: {p for m, p, s in requests if not ARTICLE_PATH.match(urlsplit(p).path) and p != "/robots.txt"}
+    assert listings(crawled["requests_second"]) == listings(crawled["requests_first"])  # the seen set was new: every listing again
+    assert not article_gets(crawled["requests_second"])  # …and no article downloaded again
+    assert {s for m, p, s in crawled["requests_second"] if p != "/robots.txt"} == {304}
+    assert {p.name: p.read_bytes() for p in (crawled["shared"] / "public").iterdir()} == crawled["files"]
+
+
+def test_a_killed_worker_loses_no_article(tmp_path, sample_site):
+    """SIGKILL one of two workers mid-round: the other drains the queue; what the dead one held, the next round fetches."""
+    from crawler.demo.server import SampleSiteServer
+
+    site = sample_site
+    client, prefix = redis_or_skip()
+    with fresh_database() as store_url, SampleSiteServer(site) as server:
+        distributed_config(tmp_path, server.url, store_url, prefix)
+        workers = Workers(tmp_path, 2, prefix, client)
+        try:
+            workers.wait_ready(2)
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            once = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "once"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 60
+            while sum(article_gets(server.requests).values()) < 40:
+                assert time.monotonic() < deadline and once.poll() is None, workers.output()
+                time.sleep(0.05)
+            workers.processes[0].kill()
+            _, stderr = once.communicate(timeout=120)
+            assert once.returncode == 0, stderr[-3000:]
+            assert "stopped beating" in stderr  # its pages in flight were given up, not waited for
+            again = run_cli("once", cwd=tmp_path, timeout=120)  # the next round, on the survivor
+            assert again.code == 0, again.stderr[-3000:]
+            export = run_cli("export", cwd=tmp_path)
+        finally:
+            workers.stop()
+    stored = [json.loads(line) for line in export.stdout.splitlines()]
+    assert len(stored) == len({a["id"] for a in stored}) == len(site.stories())
+    links = [e.link for e in feedparser.parse((tmp_path / "public" / "all.atom").read_bytes()).entries]
+    assert len(links) == len(set(links)) == len(site.stories())
+    client.delete(*client.keys(f"{prefix}:*") or ["-"])
