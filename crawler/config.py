@@ -15,10 +15,13 @@ __all__ = [
     "OutputConfig",
     "SourceConfig",
     "TopicConfig",
+    "check_paths",
+    "check_writable",
     "find_config",
     "load_config",
     "parse_config",
     "parse_schedule",
+    "sqlite_path",
     "SPIDERS",
 ]
 
@@ -69,6 +72,7 @@ class CrawlConfig:
     obey_robots: bool = True
     user_agent: str = "refeed/1.0 (+https://example.org/refeed)"
     redis_url: str = ""
+    redis_prefix: str = "refeed"  # Redis keys start with this: several refeed installations can share one Redis
     recheck_hours: float = 48.0  # stored articles younger than this are re-asked conditionally
     run_timeout: int = 3600  # seconds a crawl of one source may take before it is stopped
     download_timeout: int = 20  # seconds one page may take; then it is retried, then skipped
@@ -158,12 +162,13 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
     )
 
     crawl_t = check.table("crawl", data.get("crawl", {}))
-    check.keys("crawl", crawl_t, {"concurrency", "obey_robots", "user_agent", "redis_url", "recheck_hours", "run_timeout", "download_timeout"})
+    check.keys("crawl", crawl_t, {"concurrency", "obey_robots", "user_agent", "redis_url", "redis_prefix", "recheck_hours", "run_timeout", "download_timeout"})
     crawl = CrawlConfig(
         concurrency=check.positive("crawl.concurrency", crawl_t.get("concurrency", 16)),
         obey_robots=check.boolean("crawl.obey_robots", crawl_t.get("obey_robots", True)),
         user_agent=check.string("crawl.user_agent", crawl_t.get("user_agent", CrawlConfig.user_agent)),
         redis_url=check.string("crawl.redis_url", crawl_t.get("redis_url", "")),
+        redis_prefix=check.string("crawl.redis_prefix", crawl_t.get("redis_prefix", "refeed")) or "refeed",
         recheck_hours=check.number("crawl.recheck_hours", crawl_t.get("recheck_hours", 48.0)),
         run_timeout=check.positive("crawl.run_timeout", crawl_t.get("run_timeout", 3600)),
         download_timeout=check.positive("crawl.download_timeout", crawl_t.get("download_timeout", 20)),
@@ -290,6 +295,47 @@ def _check_cron_part(part: str, label: str, low: int, high: int) -> None:
     for bound in bounds:
         if not low <= int(bound) <= high:
             raise ValueError(f"{label} must be {low}-{high}")
+
+
+def check_paths(config: Config) -> None:
+    """Before a crawl or build: the output folder and a SQLite store's file can be created and written."""
+    check_writable(config._label, "output.dir", Path(config.output.dir))
+    database = sqlite_path(config.store_url)
+    if database is not None:
+        if database.is_dir():
+            raise ConfigError(f"{config._label}: store.url: {database}: is a folder, not a database file")
+        if database.exists() and not os.access(database, os.W_OK):
+            raise ConfigError(f"{config._label}: store.url: {database}: is not writable")
+        check_writable(config._label, "store.url", database.parent, shown=database)  # WAL files go beside it
+
+
+def check_writable(label: str, key: str, folder: Path, shown: Path | None = None) -> None:
+    """ConfigError naming `key` unless `folder` is (or can be created as) a writable folder."""
+    problem = None
+    if folder.exists():
+        if not folder.is_dir():
+            problem = "is a file, not a folder" if shown is None else f"{folder} is a file, not a folder"
+        elif not os.access(folder, os.W_OK | os.X_OK):
+            problem = "is not writable" if shown is None else f"folder {folder} is not writable"
+    else:
+        parent = folder.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            problem = f"cannot be created: {parent} is a file, not a folder"
+        elif not os.access(parent, os.W_OK | os.X_OK):
+            problem = f"cannot be created: {parent} is not writable"
+    if problem:
+        raise ConfigError(f"{label}: {key}: {shown or folder}: {problem}")
+
+
+def sqlite_path(store_url: str) -> Path | None:
+    """The database file of a `sqlite:///…` URL; None for other stores and in-memory SQLite."""
+    prefix = "sqlite:///"
+    if not store_url.startswith(prefix):
+        return None
+    database = store_url[len(prefix):].split("?", 1)[0]
+    return Path(database) if database and database != ":memory:" else None
 
 
 def _resolve_store_url(url: str, base: Path) -> str:

@@ -244,7 +244,12 @@ class Page:
     def from_response(cls, response) -> Page:
         """A Scrapy response, decoded by decode_html (Scrapy's own guess knows only UTF-8 and cp1252)."""
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
-        return cls.from_text(decode_html(response.body, content_type), response.url)
+        return cls.from_bytes(response.body, response.url, content_type)
+
+    @classmethod
+    def from_bytes(cls, body: bytes, url: str, content_type: str | None = None) -> Page:
+        """Fetched bytes and their Content-Type header, decoded by decode_html."""
+        return cls.from_text(decode_html(body, content_type), url)
 
     @property
     def html(self) -> str:

@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 from lxml import etree, html as lxml_html
 from scrapy.exceptions import DropItem
+from sqlalchemy.exc import IntegrityError
 
 from crawler.canonical import canonicalize, match_key
 from crawler.dedup import FULLER_BY, NearSignature, compare, exact_fingerprint, looks_truncated, near_signature, probe_keys
@@ -79,23 +80,25 @@ class CleanPipeline:
 
 
 def _cap(blocks: list[tuple[str, str]], limit: int, url: str) -> list[tuple[str, str]]:
-    """The leading blocks whose text (joined as content_text) fits in `limit` characters; a first block
-    longer than that alone becomes a paragraph of its text cut at a word."""
+    """The leading blocks whose text (joined as content_text) fits in `limit` characters. A giant block that
+    would leave less than half of that kept (an endless one-line page) is kept as its text, cut at a word."""
     total = sum(len(text) for _, text in blocks) + 2 * (len(blocks) - 1)
     if total <= limit:
         return blocks
     kept, size = [], 0
     for markup, text in blocks:
-        grown = size + len(text) + (2 if kept else 0)
-        if grown > limit:
-            break
-        kept.append((markup, text))
-        size = grown
-    if not kept:
-        text = blocks[0][1][:limit]
-        cut = text.rfind(" ")
-        text = text[:cut] if cut > limit // 2 else text
-        kept, size = [(f"<p>{escape(text, quote=False)}</p>", text)], len(text)
+        room = limit - size - (2 if kept else 0)
+        if len(text) <= room:
+            kept.append((markup, text))
+            size += len(text) + (2 if len(kept) > 1 else 0)
+            continue
+        if size < limit // 2:
+            cut = text[:room]
+            space = cut.rfind(" ")
+            cut = cut[:space] if space > room // 2 else cut
+            kept.append((f"<p>{escape(cut, quote=False)}</p>", cut))
+            size += len(cut) + (2 if len(kept) > 1 else 0)
+        break
     logger.info("cut %s: article text of %d characters to %d (REFEED_MAX_ARTICLE_CHARS)", url, total, size)
     return kept
 
@@ -104,7 +107,11 @@ def _fragments(markup: str) -> list:
     if not markup.strip():
         return []
     # elements only: leading text, comments and processing instructions are no blocks
-    return [f for f in lxml_html.fragments_fromstring(markup) if isinstance(f, etree._Element) and isinstance(f.tag, str)]
+    fragments = lxml_html.fragments_fromstring(markup, parser=_HUGE)
+    return [f for f in fragments if isinstance(f, etree._Element) and isinstance(f.tag, str)]
+
+
+_HUGE = lxml_html.HTMLParser(huge_tree=True)  # as parsel parses pages: deep nesting (300 tables) is no reason to lose text
 
 
 ALLOWED_TAGS = {
@@ -217,6 +224,7 @@ class DeduplicatePipeline(_BatchStage):
         conn = self.batch.conn
         item.fingerprint = exact_fingerprint(item.title, item.content_text)
         item.signature = near_signature(item.content_text)
+        self.batch.serialize()  # on a shared store: no other worker stores a story between this check and its write
         for url in item.urls:
             story_id = Store.story_for_url(conn, url)
             if story_id:
@@ -273,17 +281,41 @@ class DeduplicatePipeline(_BatchStage):
             Store.update_story(conn, story.id, {"publishers": publishers, "topics": topics})
         if added or publishers != list(story.publishers) or topics != list(story.topics):
             self.batch.wrote()
+        self.batch.release()
         self.stats.inc_value("refeed/duplicates")
         raise DropItem(reason)
 
 
 class StorePipeline(_BatchStage):
-    """Insert a new story, or update a corrected one in place (same id, newer `updated`)."""
+    """Insert a new story, or update a corrected one in place (same id, newer `updated`).
+
+    On a shared store the writes of one item have their own savepoint: when a concurrent worker stored the
+    same story (or one of its URLs) first, they are undone and the item is deduplicated again, into that story.
+    """
 
     def close_spider(self) -> None:
         self.batch.close()
 
     def process_item(self, item: Article) -> Article:
+        try:
+            with self.batch.savepoint():
+                self._write(item)
+        except IntegrityError as exc:
+            logger.info("%s: stored meanwhile by another worker (%s); deduplicating it again", item.url, type(exc.orig).__name__)
+            self.stats.inc_value("refeed/conflicts")
+            item.story_id, item.correction = None, False
+            item = DeduplicatePipeline(self.batch, self.stats).process_item(item)  # DropItem when it is a duplicate now
+            try:
+                with self.batch.savepoint():
+                    self._write(item)
+            except IntegrityError as again:
+                self.batch.release()
+                raise DropItem(f"not stored: {item.url} collides with concurrent writes ({type(again.orig).__name__})") from None
+        self.batch.wrote()
+        self.batch.release()
+        return item
+
+    def _write(self, item: Article) -> None:
         conn = self.batch.conn
         now = utcnow()
         values = {
@@ -335,5 +367,3 @@ class StorePipeline(_BatchStage):
                 Store.add_url(conn, story_id, url, now)
             item.story_id = story_id
             self.stats.inc_value("refeed/new")
-        self.batch.wrote()
-        return item

@@ -44,7 +44,9 @@ class LimitedTimesSpider(ArticleSpider):
 
     def body(self, page: Page, html: str) -> Extracted:
         body = _first(page, BODY)
-        extracted = body_blocks(page, body) if body is not None else extract_body(page, html)
+        extracted = body_blocks(page, body) if body is not None else None
+        if extracted is None or not extracted.blocks:  # no container, or one closed early by broken markup
+            extracted = extract_body(page, html)
         source = _first_text(page, SOURCE)
         if source and publisher_from(source):
             extracted.publisher = publisher_from(source)

@@ -1,0 +1,184 @@
+"""Durability: SIGKILL at chosen points of crawls and feed builds never corrupts the store, loses a committed
+story or leaves a half-written feed; the next run fetches what the killed one had not committed."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import feedparser
+from lxml import etree
+
+from conftest import ROOT, run_cli, write_config
+from crawler.demo.server import SampleSiteServer
+from crawler.demo.site import SampleSite
+from crawler.store import Batch, Store
+from test_daemon import stored_count, wait_until
+
+# Kill points, fixed so that every run kills at the same places: a crawl is killed once this many stories
+# are committed (cumulative over the runs), a feed build this long after it replaced its first file.
+CRAWL_KILLS = (3, 15, 35, 60)
+BUILD_KILLS = tuple(round(random.Random(8).uniform(0.0, 0.25), 3) for _ in range(3))
+
+
+def database(workdir: Path) -> Path:
+    return workdir / "data" / "refeed.sqlite3"
+
+
+def stored_ids(workdir: Path) -> set[str]:
+    if not database(workdir).exists():
+        return set()
+    with sqlite3.connect(f"file:{database(workdir)}?mode=ro", uri=True, timeout=30) as conn:
+        try:
+            return {row[0] for row in conn.execute("SELECT id FROM stories")}
+        except sqlite3.OperationalError:  # killed before its tables were created
+            return set()
+
+
+def assert_store_whole(workdir: Path, committed: set[str]) -> set[str]:
+    """The store passes SQLite's integrity check and still holds every story committed before the kill."""
+    if database(workdir).exists():
+        with sqlite3.connect(database(workdir), timeout=30) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    ids = stored_ids(workdir)
+    assert committed <= ids, f"lost {len(committed - ids)} committed stories"
+    return ids
+
+
+def feed_files(workdir: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime) of each file in the output folder; a file a running build renames away meanwhile is left out."""
+    folder = workdir / "public"
+    found = {}
+    for path in folder.iterdir() if folder.exists() else ():
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        found[path.name] = (stat.st_ino, stat.st_mtime_ns)
+    return found
+
+
+def assert_feeds_whole(workdir: Path) -> int:
+    """Every published file parses completely (atomic replacement: no half-written file is ever in place)."""
+    folder = workdir / "public"
+    files = [p for p in folder.iterdir() if not p.name.startswith(".")] if folder.exists() else []
+    for path in files:
+        data = path.read_bytes()
+        if path.suffix in (".atom", ".rss", ".opml"):
+            etree.fromstring(data)
+            if path.stem == "all":
+                assert feedparser.parse(data).bozo == 0, path.name
+        elif path.suffix == ".json":
+            assert json.loads(data)["version"] == "https://jsonfeed.org/version/1.1", path.name
+        elif path.suffix == ".html":
+            assert data.rstrip().endswith(b"</html>"), path.name
+    return len(files)
+
+
+def spawn(*args, cwd: Path) -> subprocess.Popen:
+    """`python scheduler.py ARGS` in the background, its output in a log file (a full pipe would stall it)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("REFEED_CONFIG", None)
+    with open(cwd / "refeed.log", "ab") as log:
+        return subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), *args], cwd=cwd, env=env, stdout=log, stderr=log)
+
+
+def kill_crawl_at(workdir: Path, stories: int) -> None:
+    crawl = spawn("once", cwd=workdir)
+    try:
+        wait_until(lambda: stored_count(workdir) >= stories or crawl.poll() is not None, what=f"{stories} stored stories")
+        assert crawl.poll() is None, "the crawl ended before its kill point"
+    finally:
+        crawl.send_signal(signal.SIGKILL)
+        crawl.wait()
+
+
+def kill_build_after(workdir: Path, delay: float) -> bool:
+    """SIGKILL a `build` `delay` seconds after it replaced its first file; True if it was still running then."""
+    before = feed_files(workdir)
+    build = spawn("build", cwd=workdir)
+    try:
+        wait_until(lambda: build.poll() is not None or any(
+            name.endswith(".tmp") or before.get(name) != stamp for name, stamp in feed_files(workdir).items()
+        ), what="the build's first file")
+        deadline = time.monotonic() + delay
+        while build.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)  # the kill point itself, not an event to wait for
+        running = build.poll() is None
+    finally:
+        build.send_signal(signal.SIGKILL)
+        build.wait()
+    return running
+
+
+def test_kill_9_during_crawls_and_builds_loses_nothing(tmp_path, sample_site):
+    site = SampleSite(sample_site.seed, [a for a in sample_site.articles if a.republishes is None][:90])
+    expected = len(site.stories())
+    with SampleSiteServer(site, delay=0.01) as server:
+        write_config(tmp_path, server.url)
+        committed: set[str] = set()
+        interrupted = []
+        for point, stories in enumerate(CRAWL_KILLS):
+            kill_crawl_at(tmp_path, stories)
+            committed = assert_store_whole(tmp_path, committed)
+            assert len(committed) >= stories
+            assert_feeds_whole(tmp_path)
+            if point and point <= len(BUILD_KILLS):  # the store has grown since the last build: every feed changes
+                interrupted.append(kill_build_after(tmp_path, BUILD_KILLS[point - 1]))
+                committed = assert_store_whole(tmp_path, committed)
+                assert assert_feeds_whole(tmp_path) > 0
+        final = run_cli("once", cwd=tmp_path)
+        assert final.code == 0, final.stderr[-2000:]
+        base = server.base
+    ids = assert_store_whole(tmp_path, committed)
+    assert len(ids) == expected, final.stderr[-3000:]
+    assert interrupted.count(True) >= 2, "the builds finished before their kill points"
+    assert assert_feeds_whole(tmp_path) > 10
+    assert not list((tmp_path / "public").glob(".*.tmp")), "the last build left temporary files"
+    links = [e.link for e in feedparser.parse((tmp_path / "public" / "all.atom").read_bytes()).entries]
+    assert sorted(links) == sorted({base + a.path for a in site.stories()})
+
+
+def test_sqlite_store_runs_wal_with_synchronous_normal(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'refeed.sqlite3'}")
+    try:
+        with store.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() in (1, 2, 3)  # NORMAL, FULL or EXTRA
+    finally:
+        store.close()
+    with sqlite3.connect(tmp_path / "refeed.sqlite3") as plain:  # WAL is a property of the file itself
+        assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_batch_commits_at_most_50_items_or_1_second_of_work(tmp_path):
+    from crawler import settings
+
+    assert settings.REFEED_BATCH_ITEMS <= 50 and settings.REFEED_BATCH_SECONDS <= 1.0
+    store = Store(f"sqlite:///{tmp_path / 'refeed.sqlite3'}")
+    batch = Batch(store, max_items=3, max_seconds=3600)
+
+    def visible() -> int:
+        with sqlite3.connect(tmp_path / "refeed.sqlite3", timeout=30) as other:
+            return other.execute("SELECT count(*) FROM http_validators").fetchone()[0]
+
+    try:
+        for n in range(1, 4):
+            Store.remember_validators(batch.conn, f"http://lt.test/{n}", None, None, [])
+            batch.wrote()
+            assert visible() == (3 if n == 3 else 0)
+        Store.remember_validators(batch.conn, "http://lt.test/4", None, None, [])
+        batch.wrote()
+        batch.opened -= 3600  # as if the batch had been open for max_seconds
+        batch.commit_if_due()
+        assert visible() == 4
+    finally:
+        batch.close()
