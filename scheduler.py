@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
 
-from crawler.config import Config, ConfigError, load_config, parse_config, parse_schedule  # noqa: E402
+from crawler.config import Config, ConfigError, check_paths, check_writable, load_config, parse_config, parse_schedule  # noqa: E402
 
 logger = logging.getLogger("refeed")
 
@@ -41,14 +41,25 @@ def topic_rules(config: Config):
     return [TopicRule(name=t.name, title=t.title, keywords=t.keywords, exclude=t.exclude) for t in config.topics]
 
 
+def feed_state_file(config: Config) -> Path | None:
+    """Where builds remember what they rendered (beside a SQLite store; none for other stores: every feed is rendered)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(config.store_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database).with_name(Path(url.database).name + ".feeds.json")
+
+
 def build(config: Config, store) -> int:
     """Rebuild every feed from the store; only changed files are rewritten."""
     from crawler.locks import FileLock
-    from feeds.build import build_feeds
+    from feeds.build import build_feeds, remove_temp_files
 
     started = time.monotonic()
     Path(config.output.dir).mkdir(parents=True, exist_ok=True)
     with FileLock(Path(config.output.dir)):  # builds take turns, so the last one sees every commit
+        remove_temp_files(config.output.dir)  # of a build that was killed
         report = build_feeds(
             store.articles(),
             config.output.dir,
@@ -58,6 +69,7 @@ def build(config: Config, store) -> int:
             rules=topic_rules(config),
             site_title="refeed",
             websub_hub=config.output.websub_hub or None,
+            state_file=feed_state_file(config),
         )
         store.record_feeds(report.feeds)
     logger.info(
@@ -138,6 +150,8 @@ def cmd_demo(args) -> int:
     from crawler.demo.server import SampleSiteServer
 
     data = Path("data")
+    check_writable("demo", "data", data.resolve())
+    check_writable("demo", "output.dir", Path("public").resolve())
     for suffix in ("", "-wal", "-shm"):
         Path(f"data/demo.sqlite3{suffix}").unlink(missing_ok=True)
     data.mkdir(exist_ok=True)
@@ -165,6 +179,7 @@ def cmd_demo(args) -> int:
 
 def cmd_once(args) -> int:
     config = load_config(args.config)
+    check_paths(config)
     sources = [config.source(args.source)] if args.source else list(config.sources)
     if not sources:
         raise ConfigError(f"{config.path.name}: no [[source]] to crawl")
@@ -173,6 +188,7 @@ def cmd_once(args) -> int:
 
 def cmd_build(args) -> int:
     config = load_config(args.config)
+    check_paths(config)
     store = open_store(config)
     try:
         build(config, store)
@@ -222,6 +238,37 @@ def cmd_extract(args) -> int:
     return EXIT_FAILED if failures else EXIT_OK
 
 
+def cmd_worker(args) -> int:
+    """A distributed worker: crawls every source's rounds from the shared queues, waiting for more when idle."""
+    from crawler.distributed import Coordinator, require_shared_store
+    from crawler.run import work
+
+    config = load_config(args.config)
+    if not config.crawl.redis_url:
+        raise ConfigError(f"{config.path.name}: crawl.redis_url is empty: a worker crawls from Redis (distributed mode)")
+    if not config.sources:
+        raise ConfigError(f"{config.path.name}: no [[source]] to crawl")
+    require_shared_store(config)
+    Coordinator.for_config(config).close()
+    logger.info("worker: %d sources (%s); SIGTERM or Ctrl-C stops", len(config.sources), ", ".join(s.name for s in config.sources))
+    work(config)
+    logger.info("worker stopped")
+    return EXIT_OK
+
+
+def distributed_status(config) -> dict | None:
+    """Workers (live heartbeats) and each source's queue, in distributed mode."""
+    if not config.crawl.redis_url:
+        return None
+    from crawler.distributed import Coordinator
+
+    coordinator = Coordinator.for_config(config)
+    try:
+        return {"workers": coordinator.workers(), "queues": {s.name: coordinator.queue(s.name) for s in config.sources}}
+    finally:
+        coordinator.close()
+
+
 def cmd_status(args) -> int:
     config = load_config(args.config)
     store = open_store(config)
@@ -230,8 +277,9 @@ def cmd_status(args) -> int:
         feeds = store.feed_status()
     finally:
         store.close()
+    distributed = distributed_status(config)
     if args.json:
-        print(json.dumps({"sources": runs, "feeds": feeds}, default=json_default, indent=2))
+        print(json.dumps({"sources": runs, "feeds": feeds, **(distributed or {})}, default=json_default, indent=2))
         return EXIT_OK
     print(f"{'source':<20} {'last run (UTC)':<20} {'outcome':<8} {'pages':>6} {'new':>6} {'dup':>6} {'errors':>7}")
     for run in runs:
@@ -245,6 +293,20 @@ def cmd_status(args) -> int:
     for feed in feeds:
         updated = feed["updated"].strftime("%Y-%m-%d %H:%M:%S") if feed["updated"] else "-"
         print(f"{feed['slug']:<30} {feed['entries']:>8}  {updated:<20}")
+    if distributed is not None:
+        print()
+        print(f"{'worker':<40} {'since (UTC)':<20} {'pages':>7}  busy with")
+        for worker in distributed["workers"]:
+            since = datetime.fromtimestamp(worker["started"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+            pages = sum(s.get("pages", 0) for s in worker["sources"].values())
+            busy = ", ".join(name for name, s in sorted(worker["sources"].items()) if s.get("busy")) or "-"
+            print(f"{worker['id']:<40} {since:<20} {pages:>7}  {busy}")
+        if not distributed["workers"]:
+            print("no worker running (start one with `scheduler.py worker`)")
+        print()
+        print(f"{'queue':<20} {'round':>6} {'start':>6} {'queued':>7}  busy workers")
+        for name, queue in distributed["queues"].items():
+            print(f"{name:<20} {queue['round']:>6} {queue['start']:>6} {queue['queued']:>7}  {len(queue['busy'])}")
     return EXIT_OK
 
 
@@ -259,8 +321,14 @@ def cmd_run(args) -> int:
     from apscheduler.triggers.interval import IntervalTrigger
 
     config = load_config(args.config)
+    check_paths(config)
     if not config.sources:
         raise ConfigError(f"{config.path.name}: no [[source]] to crawl")
+    if config.crawl.redis_url:  # distributed: rounds are seeded into Redis and crawled by `worker` processes
+        from crawler.distributed import Coordinator, require_shared_store
+
+        require_shared_store(config)
+        Coordinator.for_config(config).close()
     daemon = Daemon(config)
     scheduler = BackgroundScheduler(timezone="UTC")
     for source in config.sources:
@@ -304,6 +372,9 @@ class Daemon:
     def crawl(self, name: str) -> None:
         if self.stopping.is_set():
             return
+        if self.config.crawl.redis_url:
+            self.round(name)
+            return
         command = [sys.executable, str(ROOT / "scheduler.py"), "once", "--source", name]
         if self.config.path:
             command += ["-c", str(self.config.path.resolve())]
@@ -321,6 +392,22 @@ class Daemon:
         finally:
             with self.lock:
                 self.children.pop(name, None)
+
+    def round(self, name: str) -> None:
+        """Distributed mode: seed a round of the source into Redis, wait until the workers have drained it, build."""
+        from crawler.distributed import crawl_rounds
+
+        store = open_store(self.config)
+        try:
+            results = crawl_rounds(self.config, [self.config.source(name)], store, stop=self.stopping)
+            for r in results:
+                logger.info("round %s: %s, %d pages, %d new, %d duplicates (%.1f s)", r.source, r.outcome, r.pages, r.new, r.duplicates, r.seconds)
+            if not self.stopping.is_set():
+                build(self.config, store)
+        except Exception:
+            logger.exception("round %s failed", name)
+        finally:
+            store.close()
 
     def wait_for_stop(self) -> None:
         def handler(signum, _frame):
@@ -387,7 +474,8 @@ def parser() -> argparse.ArgumentParser:
     extract = with_config(command("extract", cmd_extract, "extract articles from URLs or local HTML files without storing them"))
     extract.add_argument("targets", nargs="+", metavar="TARGET", help="URL or HTML file")
     extract.add_argument("--source", metavar="NAME", help="extract as this source's spider does")
-    status = with_config(command("status", cmd_status, "last run of each source and each feed"))
+    with_config(command("worker", cmd_worker, "distributed mode: crawl every source's rounds from the shared Redis queues; waits for more"))
+    status = with_config(command("status", cmd_status, "last run of each source and each feed (and workers and queues when distributed)"))
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return main
 

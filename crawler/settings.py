@@ -8,7 +8,7 @@ import os
 BOT_NAME = "refeed"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
-ADDONS: dict = {}
+ADDONS = {"crawler.addons.Distributed": 0}  # switches itself on when REFEED_REDIS_URL is set
 
 # -- politeness (crawl.* in refeed.toml overrides these)
 USER_AGENT = "refeed/1.0 (+https://example.org/refeed)"
@@ -54,6 +54,11 @@ REFEED_BATCH_SECONDS = 1.0  # …or this much work, whichever comes first
 REFEED_MAX_ARTICLE_CHARS = 200_000  # article text beyond this is cut at a block boundary (and logged)
 REFEED_RECHECK_HOURS = 48.0  # stored articles first seen this recently are asked again (conditionally) for corrections
 REFEED_PROGRESS_INTERVAL = 2.0  # seconds between progress lines on stderr; 0 switches them off
+# processes extracting articles beside the reactor; 0: on the reactor thread. Measured on 2 shared cores
+# (bench/crawl.py --inline), one worker was slower and took 250 MB more than none: off until a machine shows a gain.
+REFEED_EXTRACT_WORKERS = 0
+REFEED_REDIS_URL = ""  # set (crawl.redis_url): distributed mode, see crawler/addons.py
+REFEED_REDIS_PREFIX = "refeed"  # crawl.redis_prefix: every Redis key starts with it
 
 FEED_EXPORT_ENCODING = "utf-8"
 
@@ -68,4 +73,6 @@ def from_config(config) -> dict:
         "REFEED_STORE_URL": config.store_url,
         "REFEED_RECHECK_HOURS": config.crawl.recheck_hours,
         "DOWNLOAD_TIMEOUT": config.crawl.download_timeout,
+        "REFEED_REDIS_URL": config.crawl.redis_url,
+        "REFEED_REDIS_PREFIX": config.crawl.redis_prefix,
     }

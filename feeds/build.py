@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import mimetypes
 import os
@@ -34,6 +36,7 @@ __all__ = [
     "entry_id",
     "image_type",
     "no_referrer",
+    "remove_temp_files",
     "render_atom",
     "render_rss",
     "write_if_changed",
@@ -52,6 +55,7 @@ SLUG_RE = re.compile(rf"^[a-z0-9][a-z0-9-]{{0,{MAX_SLUG - 1}}}$")
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DEFAULT_IMAGE_TYPE = "image/jpeg"
 _IMG_TAG = re.compile(r"<img\b", re.IGNORECASE)
+_HUGE = lxml_html.HTMLParser(huge_tree=True)  # content nested deeper than 256 elements is still whole content
 _FEED_FILE_RE = re.compile(r"^([a-z0-9][a-z0-9-]*)\.(atom|rss|json)$")
 # C0 controls but \t \n \r, DEL and C1 controls, lone surrogates, U+FFFE/U+FFFF.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
@@ -108,7 +112,7 @@ def no_referrer(content_html: str) -> str:
     if not _IMG_TAG.search(content_html):
         return content_html
     try:
-        root = lxml_html.fragment_fromstring(content_html, create_parent="div")
+        root = lxml_html.fragment_fromstring(content_html, create_parent="div", parser=_HUGE)
     except (etree.ParserError, ValueError):
         logger.debug("content left as it is: not parseable as HTML")
         return content_html
@@ -361,6 +365,61 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
+_TEMP_FILE_RE = re.compile(r"^\.(.+)\.[^.]+\.tmp$")
+
+
+def remove_temp_files(out_dir: str | os.PathLike) -> list[str]:
+    """Remove the temporary files a killed build left behind (`.<name>.<random>.tmp`); call with the build lock held."""
+    removed = []
+    folder = Path(out_dir)
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        if _TEMP_FILE_RE.match(path.name) and path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    if removed:
+        logger.info("removed %d temporary files of an interrupted build", len(removed))
+    return removed
+
+
+def _load_state(path: Path) -> dict:
+    """Per feed of the last build: the digest of its inputs, its files' size and mtime, what the index shows."""
+    try:
+        state = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _file_mark(path: Path) -> list[int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _same_file(path: Path, mark) -> bool:
+    return mark is not None and _file_mark(path) == list(mark)
+
+
+_code_digest: bytes | None = None
+
+
+def _options_digest(*options) -> bytes:
+    """The options of a build and the code that renders it: a change of either re-renders every feed."""
+    global _code_digest
+    if _code_digest is None:
+        import feedgen
+
+        code = hashlib.sha1(getattr(feedgen, "__version__", "").encode())
+        for path in sorted(Path(__file__).parent.glob("*.py")):
+            code.update(path.read_bytes())
+        _code_digest = code.digest()
+    return _code_digest + repr(options).encode()
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -412,11 +471,14 @@ def build_feeds(
     site_icon: str | None = None,
     websub_hub: str | None = None,
     publishers: bool = True,
+    state_file: str | os.PathLike | None = None,
 ) -> BuildReport:
     """Write every feed, feeds.opml and index.html into ``out_dir``; rewrite only changed files.
 
     With ``websub_hub``, every feed advertises the hub (rel=hub) and the hub is pinged for each feed file
-    that changed; ``site_icon`` (a URL) becomes every feed's icon.
+    that changed; ``site_icon`` (a URL) becomes every feed's icon. With ``state_file`` (kept outside ``out_dir``),
+    a feed whose entries and options are those of the last build, and whose files are untouched since, is not
+    rendered again.
     """
     formats = tuple(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -434,19 +496,35 @@ def build_feeds(
     feeds = []
     hub = xml_safe(websub_hub).strip() or None
     icon = xml_safe(site_icon).strip() or None
+    # A feed whose inputs (its entries as stored, the options, this code) hash as at the last build, and whose
+    # files are as that build left them, is not rendered again: its files keep their bytes and mtime.
+    state = _load_state(Path(state_file)) if state_file else {}
+    options = _options_digest(str(out.resolve()), base_url, home_url, formats, rules, site_title, hub, icon)
+    digests: dict[int, bytes] = {}
     for feed in group_feeds(articles, rules, site_title=site_title, publishers=publishers):
         if not SLUG_RE.match(feed.slug):
             logger.warning("feed %r skipped: not a safe slug", feed.slug)
             continue
+        chosen = feed.entries[: max(0, int(max_entries))]
+        digest = hashlib.sha1(options + repr((feed.slug, feed.title)).encode())
+        for article in chosen:
+            key = id(article)
+            if key not in digests:
+                digests[key] = hashlib.sha1(repr(sorted(article.items())).encode()).digest()
+            digest.update(digests[key])
+        feeds.append((Feed(feed.slug, " ".join(xml_safe(feed.title).split()), chosen), digest.hexdigest()))
+
+    def prepare(feed: Feed) -> Feed:
         entries = []
-        for article in feed.entries[: max(0, int(max_entries))]:
+        for article in feed.entries:
             key = id(article)
             if key not in prepared:
                 prepared[key] = _prepare(article, rules)
             entries.append(prepared[key])
-        feeds.append(Feed(feed.slug, " ".join(xml_safe(feed.title).split()), entries))
+        return Feed(feed.slug, feed.title, entries)
 
     report = BuildReport()
+    built: dict[str, dict] = {}
 
     def put(name: str, data: bytes) -> bool:
         if write_if_changed(out / name, data):
@@ -458,7 +536,21 @@ def build_feeds(
 
     listings = []
     outlines = []
-    for feed in feeds:
+    for feed, digest in feeds:
+        names = [f"{feed.slug}.{FORMATS[fmt][0]}" for fmt in formats]
+        known = state.get(feed.slug)
+        if known and known.get("digest") == digest and all(_same_file(out / n, known.get("files", {}).get(n)) for n in names):
+            built[feed.slug] = known
+            report.unchanged += names
+            result = FeedResult(feed.slug, feed.title, known["entries"], datetime.fromisoformat(known["updated"]) if known["updated"] else None)
+            report.feeds.append(result)
+            links = [(fmt, urljoin(base_url, name), FORMATS[fmt][1]) for fmt, name in zip(formats, names)]
+            if links:
+                preferred = min(links, key=lambda link: list(FORMATS).index(link[0]))
+                outlines.append((feed.title, preferred[1]))
+            listings.append(FeedListing(feed.slug, feed.title, known["entries"], result.updated, [tuple(h) for h in known["headlines"]], links))
+            continue
+        feed = prepare(feed)
         subtitle = xml_safe(
             f"Every article collected by {site_title}"
             if feed.slug == "all"
@@ -502,6 +594,13 @@ def build_feeds(
                 links=links,
             )
         )
+        built[feed.slug] = {
+            "digest": digest,
+            "entries": result.entries,
+            "updated": result.updated.isoformat() if result.updated else None,
+            "headlines": listings[-1].headlines,
+            "files": {name: _file_mark(out / name) for name in names},
+        }
 
     newest = max((r.updated for r in report.feeds if r.updated), default=None)
     put(
@@ -512,8 +611,13 @@ def build_feeds(
         "index.html",
         render_index(listings, title=site_title, opml_url=urljoin(base_url, "feeds.opml"), icon=icon),
     )
-    keep = {f"{feed.slug}.{FORMATS[fmt][0]}" for feed in feeds for fmt in formats}
+    keep = {f"{feed.slug}.{FORMATS[fmt][0]}" for feed, _ in feeds for fmt in formats}
     report.removed = _remove_stale(out, keep, formats)
+    if state_file:
+        try:
+            write_if_changed(Path(state_file), json.dumps(built, sort_keys=True, indent=0).encode())
+        except OSError as exc:
+            logger.warning("feed build state not saved (%s): the next build renders every feed", exc)
     if hub:
         changed = [urljoin(base_url, name) for result in report.feeds for name in result.written]
         report.pinged = ping_hub(hub, changed)

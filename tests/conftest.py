@@ -82,6 +82,22 @@ def sample_site():
     return generate()
 
 
+@pytest.fixture(scope="session")
+def small_site(sample_site):
+    """The 80 newest stories of the sample site: enough for the walk, dedup and health checks, at a third of the cost."""
+    from crawler.demo.site import SampleSite
+
+    return SampleSite(sample_site.seed, [a for a in sample_site.articles if a.republishes is None][:80])
+
+
+@pytest.fixture
+def small_server(small_site):
+    from crawler.demo.server import SampleSiteServer
+
+    with SampleSiteServer(small_site) as server:
+        yield server
+
+
 @pytest.fixture
 def site_server(sample_site):
     from crawler.demo.server import SampleSiteServer

@@ -64,8 +64,8 @@ def all_links(workdir: Path) -> list[str]:
     return [e.link for e in parsed.entries]
 
 
-def test_daemon_crawls_on_schedule_and_stops_on_sigterm(tmp_path, site_server):
-    write_config(tmp_path, site_server.url, schedule="every 2s")
+def test_daemon_crawls_on_schedule_and_stops_on_sigterm(tmp_path, small_server):
+    write_config(tmp_path, small_server.url, schedule="every 2s")
     daemon = spawn("run", cwd=tmp_path)
     finished = []
     try:
@@ -86,33 +86,33 @@ def test_daemon_crawls_on_schedule_and_stops_on_sigterm(tmp_path, site_server):
     assert "exit 0" in finished[0] and "exit 0" in finished[1]
     status = run_cli("status", "--json", cwd=tmp_path)
     assert status.code == 0
-    assert len(all_links(tmp_path)) == len(site_server.site.stories())
+    assert len(all_links(tmp_path)) == len(small_server.site.stories())
 
 
-def test_rerun_asks_conditionally_and_downloads_no_article_again(tmp_path, site_server):
-    write_config(tmp_path, site_server.url)
+def test_rerun_asks_conditionally_and_downloads_no_article_again(tmp_path, small_server):
+    write_config(tmp_path, small_server.url)
     assert run_cli("once", cwd=tmp_path).code == 0
-    site_server.requests.clear()
+    small_server.requests.clear()
     second = run_cli("once", cwd=tmp_path)
     assert second.code == 0, second.stderr[-2000:]
-    articles = [status for _, path, status in site_server.requests if is_article(path)]
-    listings = [status for _, path, status in site_server.requests if is_listing(path)]
+    articles = [status for _, path, status in small_server.requests if is_article(path)]
+    listings = [status for _, path, status in small_server.requests if is_listing(path)]
     assert articles and all(status == 304 for status in articles)
     assert listings and sum(status == 304 for status in listings) / len(listings) >= 0.9
 
 
-def test_rerun_fetches_and_publishes_exactly_the_new_articles(tmp_path, sample_site):
+def test_rerun_fetches_and_publishes_exactly_the_new_articles(tmp_path, small_site):
     """With rechecks of recent articles off, known articles are skipped; the sample site's
     article pages change with their "Latest" box, so a recheck would download them again."""
-    newest = sample_site.stories()[:5]
+    newest = small_site.stories()[:5]
     hidden = {a.shortid for a in newest}
-    earlier = SampleSite(sample_site.seed, [a for a in sample_site.articles if a.shortid not in hidden and a.republishes not in hidden])
+    earlier = SampleSite(small_site.seed, [a for a in small_site.articles if a.shortid not in hidden and a.republishes not in hidden])
     with SampleSiteServer(earlier) as server:
         config = write_config(tmp_path, server.url)
         config.write_text(config.read_text().replace("concurrency = 8", "concurrency = 8\nrecheck_hours = 0"))
         assert run_cli("once", cwd=tmp_path).code == 0
         before = set(all_links(tmp_path))
-        server.site = sample_site
+        server.site = small_site
         server.requests.clear()
         again = run_cli("once", cwd=tmp_path)
         assert again.code == 0, again.stderr[-2000:]
@@ -123,8 +123,8 @@ def test_rerun_fetches_and_publishes_exactly_the_new_articles(tmp_path, sample_s
     assert set(all_links(tmp_path)) - before == {base + a.path for a in newest}
 
 
-def test_crawl_killed_midway_loses_nothing_committed_and_next_run_completes(tmp_path, sample_site):
-    with SampleSiteServer(sample_site, delay=0.02) as server:
+def test_crawl_killed_midway_loses_nothing_committed_and_next_run_completes(tmp_path, small_site):
+    with SampleSiteServer(small_site, delay=0.02) as server:
         write_config(tmp_path, server.url)
         crawl = spawn("once", cwd=tmp_path)
         try:
@@ -140,13 +140,13 @@ def test_crawl_killed_midway_loses_nothing_committed_and_next_run_completes(tmp_
         assert again.code == 0, again.stderr[-2000:]
     assert stored_count(tmp_path) >= committed
     links = all_links(tmp_path)
-    assert len(links) == len(set(links)) == len(sample_site.stories())
+    assert len(links) == len(set(links)) == len(small_site.stories())
     with sqlite3.connect(database) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_two_concurrent_runs_do_not_both_crawl(tmp_path, sample_site):
-    with SampleSiteServer(sample_site, delay=0.01) as server:
+def test_two_concurrent_runs_do_not_both_crawl(tmp_path, small_site):
+    with SampleSiteServer(small_site, delay=0.01) as server:
         write_config(tmp_path, server.url)
         first = spawn("once", cwd=tmp_path)
         wait_until(lambda: (tmp_path / "data" / "refeed.sqlite3.limitedtimes.lock").exists(), what="the first run's lock")
@@ -160,8 +160,8 @@ def test_two_concurrent_runs_do_not_both_crawl(tmp_path, sample_site):
     assert len(fetched) == len(set(fetched))
 
 
-def test_stale_lock_of_a_killed_run_is_recovered(tmp_path, sample_site):
-    with SampleSiteServer(sample_site, delay=0.02) as server:
+def test_stale_lock_of_a_killed_run_is_recovered(tmp_path, small_site):
+    with SampleSiteServer(small_site, delay=0.02) as server:
         write_config(tmp_path, server.url)
         crawl = spawn("once", cwd=tmp_path)
         wait_until(lambda: stored_count(tmp_path) >= 5, what="a crawl under way")
@@ -174,9 +174,9 @@ def test_stale_lock_of_a_killed_run_is_recovered(tmp_path, sample_site):
 
 
 @pytest.mark.parametrize("status", [403, 429])
-def test_bot_wall_is_flagged_in_status_and_exit_code(tmp_path, site_server, status):
-    write_config(tmp_path, site_server.url)
-    site_server.fault("/", "status", status=status)
+def test_bot_wall_is_flagged_in_status_and_exit_code(tmp_path, small_server, status):
+    write_config(tmp_path, small_server.url)
+    small_server.fault("/", "status", status=status)
     result = run_cli("once", cwd=tmp_path)
     assert result.code == 1
     assert "blocked" in result.stderr
@@ -184,13 +184,13 @@ def test_bot_wall_is_flagged_in_status_and_exit_code(tmp_path, site_server, stat
     assert "blocked" in table.stdout
 
 
-def test_site_redesign_is_noticed(tmp_path, sample_site):
+def test_site_redesign_is_noticed(tmp_path, small_site):
     """A run that finds far fewer articles than the runs before it is flagged, not silently accepted."""
-    with SampleSiteServer(sample_site) as server:
+    with SampleSiteServer(small_site) as server:
         write_config(tmp_path, server.url)
         for _ in range(2):
             assert run_cli("once", cwd=tmp_path).code == 0
-        for section in sample_site.sections:
+        for section in small_site.sections:
             server.fault(f"/{section}/", "status", status=404)
         result = run_cli("once", cwd=tmp_path)
     assert result.code == 1
@@ -198,8 +198,8 @@ def test_site_redesign_is_noticed(tmp_path, sample_site):
     assert "degraded" in run_cli("status", cwd=tmp_path).stdout
 
 
-def test_crawl_over_its_time_budget_is_stopped_and_flagged(tmp_path, sample_site):
-    with SampleSiteServer(sample_site, delay=0.3) as server:
+def test_crawl_over_its_time_budget_is_stopped_and_flagged(tmp_path, small_site):
+    with SampleSiteServer(small_site, delay=0.3) as server:
         config = write_config(tmp_path, server.url)
         config.write_text(config.read_text().replace("concurrency = 8", "concurrency = 8\nrun_timeout = 3"))
         started = time.monotonic()
@@ -210,8 +210,8 @@ def test_crawl_over_its_time_budget_is_stopped_and_flagged(tmp_path, sample_site
     assert "timeout" in run_cli("status", cwd=tmp_path).stdout
 
 
-def test_second_signal_stops_the_daemon_at_once(tmp_path, sample_site):
-    with SampleSiteServer(sample_site, delay=0.5) as server:
+def test_second_signal_stops_the_daemon_at_once(tmp_path, small_site):
+    with SampleSiteServer(small_site, delay=0.5) as server:
         write_config(tmp_path, server.url, schedule="every 1h")
         daemon = spawn("run", cwd=tmp_path)
         try:

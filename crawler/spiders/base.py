@@ -16,6 +16,7 @@ from crawler.config import SourceConfig
 from crawler.extract import Extracted, Page, extract_body, render_blocks, selected_fields
 from crawler.items import Article
 from crawler.store import Batch, Store, utcnow
+from crawler.workers import Workers, in_worker
 
 __all__ = ["ArticleSpider"]
 
@@ -45,6 +46,7 @@ class ArticleSpider(scrapy.Spider):
         self.seen: set[str] = set()  # canonical article URLs requested this run
         self.batch: Batch | None = None  # the crawl's store connection, shared with the pipeline
         self.recheck = timedelta(hours=48)
+        self.workers = Workers(0)  # extraction in this process, unless from_crawler gives the crawl's pool
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -53,15 +55,29 @@ class ArticleSpider(scrapy.Spider):
             spider.batch = Batch.for_crawler(crawler)
             crawler.signals.connect(spider._close_batch, signal=scrapy.signals.spider_closed)
         spider.recheck = timedelta(hours=crawler.settings.getfloat("REFEED_RECHECK_HOURS", 48))
+        spider.workers = Workers.acquire(crawler.settings.getint("REFEED_EXTRACT_WORKERS", 0))
+        crawler.signals.connect(spider._release_workers, signal=scrapy.signals.spider_closed)
         return spider
+
+    def _release_workers(self, spider):
+        self.workers.release()
 
     def _close_batch(self, spider):
         self.batch.close()
 
     async def start(self):
         for url in self.start_urls:
-            self.scheduled += 1
-            yield self.listing_request(url, dont_filter=True)
+            yield self.start_request(url)
+
+    def start_request(self, url: str) -> scrapy.Request:
+        """A start listing: asked every run, so it bypasses the duplicate filter (scrapy-redis's is shared and lasts)."""
+        self.scheduled += 1
+        return self.listing_request(url, dont_filter=True)
+
+    def begin_round(self) -> None:
+        """A new round in a long-lived worker (distributed mode): the per-run page budget and memory start afresh."""
+        self.scheduled = 0
+        self.seen.clear()
 
     # -- the walk: every listing asked conditionally, known articles skipped or (when recent) asked conditionally
 
@@ -127,10 +143,10 @@ class ArticleSpider(scrapy.Spider):
             )
             self.batch.wrote()
 
-    def _bot_wall(self, response: Response) -> bool:
+    def _bot_wall(self, response: Response, title: str | None = None) -> bool:
         """A challenge page answered with 200 (Cloudflare's "Just a moment...", a CAPTCHA) is no article."""
-        title = " ".join(response.xpath("//title//text()").getall())[:200]
-        if BOT_WALL_TITLE.search(title) and len(response.body) < 200_000:
+        title = _wall_title(response.xpath("//title//text()").getall(), len(response.body)) if title is None else title
+        if title:
             logger.warning("bot wall at %s: %r", response.url, title.strip())
             self.crawler.stats.inc_value("refeed/bot_wall")
             return True
@@ -143,7 +159,7 @@ class ArticleSpider(scrapy.Spider):
         self.scheduled += 1
         return True
 
-    def parse_article(self, response: Response):
+    async def parse_article(self, response: Response):
         if response.status == 304:
             self.crawler.stats.inc_value("refeed/unchanged")
             return
@@ -151,15 +167,26 @@ class ArticleSpider(scrapy.Spider):
             logger.info("skipped %s: not a text page (%s)", response.url, response.headers.get("Content-Type", b"?").decode("latin-1"))
             self.crawler.stats.inc_value("refeed/skipped")
             return
-        if self._bot_wall(response):
+        # The page is parsed and extracted once, in a worker process: the reactor goes on downloading meanwhile.
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        level = logging.getLogger("crawler").getEffectiveLevel()
+        wall, article, records = await self.workers.run(
+            extract_article, type(self), self.source, self.worker_state(response.url), response.url, response.body, content_type, level
+        )
+        for record in records:  # the worker's log lines, as if logged here
+            if logging.getLogger(record.name).isEnabledFor(record.levelno):
+                logging.getLogger(record.name).handle(record)
+        if self._bot_wall(response, wall):
             return
         self._remember(response, response.meta.get("refeed_key", response.url), [])
-        page = Page.from_response(response)
-        article = self.article(page, page.html)
         if article is None:
             self.crawler.stats.inc_value("refeed/skipped")
             return
         yield article
+
+    def worker_state(self, url: str) -> dict:
+        """Attributes the form needs from the walk for this page (set on the worker's copy of the spider)."""
+        return {}
 
     def article_links(self, response: Response) -> list[str]:
         raise NotImplementedError
@@ -240,3 +267,46 @@ class ArticleSpider(scrapy.Spider):
 def _escape(text: str) -> str:
     return escape(text, quote=False)
 
+
+def _wall_title(titles: list[str], size: int) -> str:
+    """The page title when it is a challenge page's (and the page small enough to be one), else ""."""
+    title = " ".join(titles)[:200]
+    return title if BOT_WALL_TITLE.search(title) and size < 200_000 else ""
+
+
+_worker_spiders: dict = {}
+
+
+def extract_article(spider_class, source: SourceConfig, state: dict, url: str, body: bytes, content_type: str | None, level: int = logging.INFO):
+    """(bot wall title or "", Article or None, log records) of one article page; runs in a worker process."""
+    key = (spider_class, repr(source))
+    spider = _worker_spiders.get(key)
+    if spider is None:
+        spider = _worker_spiders[key] = spider_class(source=source)
+    spider.__dict__.update(state)
+    records: list[logging.LogRecord] = []
+    capture = _Capture(records) if in_worker() else logging.NullHandler()
+    root = logging.getLogger()
+    root.addHandler(capture)
+    if in_worker() and root.level != level:
+        root.setLevel(level)
+    try:
+        page = Page.from_bytes(body, url, content_type)
+        wall = _wall_title(page.selector.xpath("//title//text()").getall(), len(body))
+        article = None if wall else spider.article(page, page.html)
+    finally:
+        root.removeHandler(capture)
+    return wall, article, records
+
+
+class _Capture(logging.Handler):
+    """Keeps a worker's log records (made picklable) for the crawler to log."""
+
+    def __init__(self, records: list):
+        super().__init__(logging.DEBUG)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = logging.Formatter().formatException(record.exc_info) if record.exc_info else None
+        record.msg, record.args, record.exc_info, record.exc_text = record.getMessage(), None, None, text
+        self.records.append(record)

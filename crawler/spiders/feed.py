@@ -67,6 +67,10 @@ class FeedSpider(ArticleSpider):
     def listing_links(self, response: Response) -> list[str]:
         return []
 
+    def worker_state(self, url: str) -> dict:
+        key = canonicalize(url)
+        return {"entries": {key: self.entries[key]}} if key in self.entries else {}
+
     def article(self, page: Page, html: str) -> Article | None:
         article = super().article(page, html)
         entry = self.entries.get(canonicalize(page.url))

@@ -1,0 +1,334 @@
+"""Full `once` against a bare fetch-only spider on a 2,000-article sample site served by nginx: articles/s, ratio, peak RSS."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.machine import machine  # noqa: E402
+
+CONFIG = """
+[store]
+url = "sqlite:///data/refeed.sqlite3"
+[output]
+dir = "public"
+max_entries = 100
+[crawl]
+concurrency = {concurrency}
+[[source]]
+name = "lt"
+spider = "limitedtimes"
+start_urls = ["{url}"]
+max_pages = 100000
+"""
+
+NGINX_CONF = """
+daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log error;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    types {{ text/html html; text/plain txt; }}
+    default_type text/html;
+    charset utf-8;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location = /robots.txt {{ }}
+        location ~ ^/([a-z]+)/$ {{ try_files /$1/page$arg_page.html /$1/index.html =404; }}
+        location = / {{ try_files /index.html =404; }}
+        location / {{ try_files $uri =404; }}
+    }}
+}}
+"""
+
+# The bare spider: the same walk as the limitedtimes spider (home → sections → pagination → articles, links
+# canonicalized and each article fetched once), with nothing done to the pages. Run as `python -c` in a child.
+BARE = """
+import sys, scrapy
+from urllib.parse import urlsplit
+from scrapy.crawler import CrawlerProcess
+from crawler.canonical import canonicalize
+from crawler.spiders.limitedtimes import ALL_LINKS, ARTICLE_PATH, NEXT_LINKS, SECTION_LINKS, SECTION_PATH
+
+class Bare(scrapy.Spider):
+    name = "bare"
+    start_urls = [sys.argv[1]]
+    seen = set()
+
+    def links(self, response, css):
+        return [response.urljoin(h.strip()) for h in response.css(css).getall() if h.strip()]
+
+    def parse(self, response):
+        for url in self.links(response, ALL_LINKS):
+            url = canonicalize(url)
+            if ARTICLE_PATH.match(urlsplit(url).path) and url not in self.seen:
+                self.seen.add(url)
+                yield scrapy.Request(url, callback=self.article)
+        sections = [u for u in self.links(response, SECTION_LINKS) if SECTION_PATH.match(urlsplit(u).path) and not urlsplit(u).query]
+        for url in sections + self.links(response, NEXT_LINKS):
+            yield scrapy.Request(url)
+
+    def article(self, response):
+        self.crawler.stats.inc_value("bare/articles")
+
+process = CrawlerProcess(SETTINGS)
+crawler = process.create_crawler(Bare)
+process.crawl(crawler)
+process.start()
+print(crawler.stats.get_value("bare/articles", 0), crawler.stats.get_value("downloader/request_count", 0))
+"""
+
+# `scheduler.py once`, unchanged but for AutoThrottle, which the bare spider must share to be comparable.
+ONCE = """
+import runpy, sys
+sys.argv = ["scheduler.py", "once"]
+sys.path.insert(0, ROOT)
+import crawler.settings
+crawler.settings.AUTOTHROTTLE_ENABLED = AUTOTHROTTLE
+if WORKERS is not None:
+    crawler.settings.REFEED_EXTRACT_WORKERS = WORKERS
+runpy.run_path(ROOT + "/scheduler.py", run_name="__main__")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
+    if found:
+        return found
+    if os.geteuid() != 0:
+        sys.exit("bench/crawl.py needs nginx (apt-get install nginx-light)")
+    print("installing nginx-light from Debian …", file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light"], check=True, env=env, stdout=subprocess.DEVNULL)
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def site_paths(site) -> list[str]:
+    """Every page a crawler can reach: home, robots.txt, section pages, day archives, articles and their aliases."""
+    paths = ["/", "/robots.txt", "/privacy.html"]
+    for section in site.sections:
+        paths += [f"/{section}/?page={n}" for n in range(1, site.section_pages(section) + 1)]
+    paths += [f"/archive/{day}.html" for day in site.days()]
+    for article in site.articles:
+        paths += [article.path, *article.alias_paths()]
+    return paths
+
+
+def prerender(site, root: Path, base: str) -> int:
+    """Every page rendered by SampleSite.render into files laid out for NGINX_CONF; returns the byte count."""
+    total = 0
+    for path in site_paths(site):
+        status, _headers, body = site.render(path, base)
+        if status != 200:
+            continue
+        parts = urlsplit(path)
+        if parts.query:  # /news/?page=2 → news/page2.html (page 1 also as news/index.html)
+            section, page = parts.path.strip("/"), parts.query.split("=")[1]
+            names = [f"{section}/page{page}.html"] + ([f"{section}/index.html"] if page == "1" else [])
+        else:
+            names = ["index.html" if parts.path == "/" else parts.path.lstrip("/")]
+        for name in names:
+            target = root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(body)
+        total += len(body)
+    return total
+
+
+class Nginx:
+    def __init__(self, root: Path, tmp: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.conf = tmp / "nginx.conf"
+        self.conf.write_text(NGINX_CONF.format(tmp=tmp, port=self.port, root=root), encoding="utf-8")
+        self.binary = nginx_binary()
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> Nginx:
+        self.process = subprocess.Popen([self.binary, "-c", str(self.conf), "-p", str(self.conf.parent), "-e", str(self.conf.parent / "error.log")], stderr=subprocess.PIPE)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.process.kill()
+        sys.exit(f"nginx did not start: {self.process.stderr.read().decode(errors='replace')}")
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def _tree(pid: int) -> list[int]:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid] + [p for child in children for p in _tree(int(child))]
+
+
+def _tree_rss(pid: int) -> float:
+    """MB resident in a process and all its descendants (the extraction workers) now."""
+    total = 0
+    for member in _tree(pid):
+        try:
+            total += int(next(line.split()[1] for line in Path(f"/proc/{member}/status").read_text().splitlines() if line.startswith("VmRSS:")))
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
+
+
+def run_child(code: str, args: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float, float, str, str]:
+    """(seconds, peak RSS in MB of the child and of any one process it waited for, peak RSS in MB of the
+    child and all its processes together, sampled every 50 ms, stdout, stderr) of `python -c code`."""
+    started = time.monotonic()
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+    out: dict[str, str] = {}
+    readers = [threading.Thread(target=lambda n=n, s=s: out.__setitem__(n, s.read())) for n, s in (("out", child.stdout), ("err", child.stderr))]
+    for reader in readers:
+        reader.start()
+    peak = [0.0]
+    sampling = threading.Event()
+
+    def sample():
+        while not sampling.wait(0.05):
+            peak[0] = max(peak[0], _tree_rss(child.pid))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    _, status, usage = os.wait4(child.pid, 0)
+    sampling.set()
+    sampler.join()
+    seconds = time.monotonic() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join()
+    if child.returncode != 0:
+        sys.exit(f"child failed ({child.returncode}):\n{out['err'][-3000:]}")
+    return seconds, usage.ru_maxrss / 1024, peak[0], out["out"], out["err"]
+
+
+def bare(url: str, workdir: Path, concurrency: int, autothrottle: bool) -> dict:
+    from crawler import settings as refeed
+
+    settings = {
+        "ROBOTSTXT_OBEY": True, "CONCURRENT_REQUESTS": concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": max(1, min(concurrency, refeed.CONCURRENT_REQUESTS_PER_DOMAIN)),
+        "AUTOTHROTTLE_ENABLED": autothrottle, "AUTOTHROTTLE_START_DELAY": refeed.AUTOTHROTTLE_START_DELAY,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": refeed.AUTOTHROTTLE_TARGET_CONCURRENCY, "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False, "LOG_LEVEL": "WARNING", "DOWNLOAD_TIMEOUT": refeed.DOWNLOAD_TIMEOUT,
+        "RETRY_TIMES": refeed.RETRY_TIMES, "DOWNLOAD_MAXSIZE": refeed.DOWNLOAD_MAXSIZE,
+        "EXTENSIONS": {"scrapy.extensions.logstats.LogStats": None, "scrapy.extensions.throttle.AutoThrottle": None, "crawler.throttle.AutoThrottle": 0},
+    }
+    seconds, rss, _, out, _ = run_child(f"SETTINGS = {settings!r}\n{BARE}", [url], workdir)
+    articles, requests = (int(x) for x in out.split()[-2:])
+    return {"seconds": seconds, "rss": rss, "articles": articles, "requests": requests}
+
+
+def full(url: str, workdir: Path, concurrency: int, autothrottle: bool, workers: int | None = None) -> dict:
+    shutil.rmtree(workdir / "data", ignore_errors=True)
+    shutil.rmtree(workdir / "public", ignore_errors=True)
+    (workdir / "refeed.toml").write_text(CONFIG.format(url=url, concurrency=concurrency), encoding="utf-8")
+    code = f"ROOT = {str(ROOT)!r}\nAUTOTHROTTLE = {autothrottle!r}\nWORKERS = {workers!r}\n{ONCE}"
+    seconds, rss, tree, _, err = run_child(code, [], workdir)
+    row = next(line.split() for line in err.splitlines() if line.startswith("lt "))  # the summary line of source "lt"
+    new, duplicates, crawl_seconds = int(row[3]), int(row[5]), float(row[-1].rstrip("s"))
+    feeds = len(list((workdir / "public").glob("*.atom")))
+    return {"seconds": seconds, "rss": rss, "tree": tree, "articles": new + duplicates, "new": new, "crawl": crawl_seconds, "feeds": feeds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each, alternating (default 3)")
+    parser.add_argument("--concurrency", type=int, default=16, help="CONCURRENT_REQUESTS of both (default 16, refeed's)")
+    parser.add_argument("--autothrottle", action="store_true", help="both with refeed's AutoThrottle (default: both without)")
+    parser.add_argument("--workers", type=int, default=0, help="also refeed with this many extraction processes (REFEED_EXTRACT_WORKERS)")
+    args = parser.parse_args()
+    from crawler.demo.site import generate
+
+    site = generate(count=args.articles)
+    with tempfile.TemporaryDirectory(prefix="refeed-bench-") as tmp:
+        tmp = Path(tmp)
+        tmp.chmod(0o755)  # nginx's worker may run as nobody
+        (tmp / "site").mkdir()
+        (tmp / "work").mkdir()
+        with Nginx(tmp / "site", tmp) as server:
+            size = prerender(site, tmp / "site", server.url.rstrip("/"))
+            print(f"machine: {machine()}")
+            print(f"site: {len(site.articles)} article pages, {size / 1e6:.1f} MB pre-rendered, nginx at {server.url}")
+            print(f"both: CONCURRENT_REQUESTS={args.concurrency}, AutoThrottle {'on' if args.autothrottle else 'off'}")
+            bares, fulls, inlines = [], [], []
+            for n in range(args.runs):
+                bares.append(bare(server.url, tmp / "work", args.concurrency, args.autothrottle))
+                fulls.append(full(server.url, tmp / "work", args.concurrency, args.autothrottle))
+                if args.workers:
+                    inlines.append(full(server.url, tmp / "work", args.concurrency, args.autothrottle, workers=args.workers))
+                    i = inlines[-1]
+                    print(
+                        f"run {n + 1}: refeed with {args.workers} extraction workers: {i['articles']} articles in {i['seconds']:.1f} s"
+                        f" ({i['articles'] / i['seconds']:.0f}/s, {i['rss']:.0f} MB, with workers {i['tree']:.0f} MB)", flush=True,
+                    )
+                b, f = bares[-1], fulls[-1]
+                print(
+                    f"run {n + 1}: bare {b['articles']} articles, {b['requests']} requests in {b['seconds']:.1f} s"
+                    f" ({b['articles'] / b['seconds']:.0f}/s, {b['rss']:.0f} MB);"
+                    f" refeed {f['articles']} articles ({f['new']} new) in {f['seconds']:.1f} s, crawl {f['crawl']:.1f} s"
+                    f" ({f['articles'] / f['seconds']:.0f}/s, {f['rss']:.0f} MB, with workers {f['tree']:.0f} MB, {f['feeds']} Atom feeds)",
+                    flush=True,
+                )
+    bare_rate = statistics.median(b["articles"] / b["seconds"] for b in bares)
+    full_rate = statistics.median(f["articles"] / f["seconds"] for f in fulls)
+    ratios = [f["articles"] / f["seconds"] / (b["articles"] / b["seconds"]) for b, f in zip(bares, fulls)]
+    print(f"median of {args.runs} (wall time of each child process, start-up included):")
+    print(f"  bare fetch-only spider: {bare_rate:.0f} articles/s, peak RSS {statistics.median(b['rss'] for b in bares):.0f} MB")
+    print(f"  refeed once (crawl, extract, clean, dedup, store, feed build): {full_rate:.0f} articles/s")
+    if inlines:
+        inline = [i["articles"] / i["seconds"] / (b["articles"] / b["seconds"]) for b, i in zip(bares, inlines)]
+        print(f"  refeed with {args.workers} extraction workers: {statistics.median(i['articles'] / i['seconds'] for i in inlines):.0f} articles/s,"
+              f" ratio {statistics.median(inline):.2f}, peak RSS {statistics.median(i['tree'] for i in inlines):.0f} MB with its workers")
+    print(f"  ratio refeed/bare: {statistics.median(ratios):.2f} (per run: {', '.join(f'{r:.2f}' for r in ratios)}; goal ≥ 0.70)")
+    print(
+        f"  refeed peak RSS: {statistics.median(f['rss'] for f in fulls):.0f} MB in its largest process (getrusage),"
+        f" {statistics.median(f['tree'] for f in fulls):.0f} MB with its extraction workers together (goal < 250)"
+    )
+
+
+if __name__ == "__main__":
+    main()
