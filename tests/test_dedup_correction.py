@@ -19,14 +19,14 @@ def export(workdir) -> dict[str, dict]:
     return {article["url"]: article for article in map(json.loads, result.stdout.splitlines())}
 
 
-def test_corrected_page_updates_its_story_in_place(tmp_path, sample_site):
+def test_corrected_page_updates_its_story_in_place(tmp_path, small_site):
     from crawler.demo.server import SampleSiteServer
 
-    republished = {a.republishes for a in sample_site.articles if a.republishes}
-    story = next(a for a in sample_site.stories()[10:] if not a.also_in and a.shortid not in republished)
+    republished = {a.republishes for a in small_site.articles if a.republishes}
+    story = next(a for a in small_site.stories()[10:] if not a.also_in and a.shortid not in republished)
     paragraph = next(text for kind, text in story.blocks if kind == "p")
     new_updated = story.updated + timedelta(days=2)
-    with SampleSiteServer(sample_site) as server:
+    with SampleSiteServer(small_site) as server:
         write_config(tmp_path, server.url)
         first = run_cli("once", cwd=tmp_path)
         assert first.code == 0, first.stderr[-3000:]
@@ -34,7 +34,7 @@ def test_corrected_page_updates_its_story_in_place(tmp_path, sample_site):
         before_all = export(tmp_path)
         before = before_all[url]
 
-        server.site = sample_site.corrected(story.shortid, {paragraph: f"{paragraph} {CORRECTION}"}, new_updated)
+        server.site = small_site.corrected(story.shortid, {paragraph: f"{paragraph} {CORRECTION}"}, new_updated)
         second = run_cli("once", cwd=tmp_path)
         assert second.code == 0, second.stderr[-3000:]
     after_all = export(tmp_path)
