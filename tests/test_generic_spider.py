@@ -22,27 +22,27 @@ def exported(workdir) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-def test_generic_source_over_the_sample_site_finds_the_same_articles(tmp_path, small_site, small_server):
-    source_config(tmp_path, generic_source(small_server.url))  # no site knowledge: no regexes, no selectors
+def test_generic_source_over_the_sample_site_finds_the_same_articles(tmp_path, sample_site, site_server):
+    source_config(tmp_path, generic_source(site_server.url))  # no site knowledge: no regexes, no selectors
     first = run_cli("once", cwd=tmp_path)
     assert first.code == 0, first.stderr[-3000:]
     articles = {a["url"]: a for a in exported(tmp_path)}
-    assert len(articles) == len(small_site.stories())  # sections, archives, home and privacy page yield nothing
-    republished = {a.republishes for a in small_site.articles if a.republishes}
-    for story in small_site.stories():
+    assert len(articles) == len(sample_site.stories())  # sections, archives, home and privacy page yield nothing
+    republished = {a.republishes for a in sample_site.articles if a.republishes}
+    for story in sample_site.stories():
         if story.shortid in republished:
             continue  # which copy represents the story depends on which was seen first
-        article = articles[small_server.base + story.path]
+        article = articles[site_server.base + story.path]
         assert article["title"] == story.title
         assert article["content_text"] == story.text
         assert article["published"] == story.published.isoformat()
         assert article["publisher"] == story.publisher
         assert story.section in article["topics"]
 
-    small_server.requests.clear()
+    site_server.requests.clear()
     second = run_cli("once", cwd=tmp_path)
     assert second.code == 0, second.stderr[-3000:]
-    downloaded = [path for _, path, status in small_server.requests if ARTICLE_PATH.search(path) and status != 304]
+    downloaded = [path for _, path, status in site_server.requests if ARTICLE_PATH.search(path) and status != 304]
     assert downloaded == []  # known articles are skipped, or asked conditionally and answered 304
 
 
