@@ -13,23 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import machine  # noqa: E402
+from bench.sample_config import write_sample_config  # noqa: E402
 from crawler.demo.server import SampleSiteServer  # noqa: E402
 from crawler.demo.site import generate  # noqa: E402
 
-CONFIG = """
-[store]
-url = "sqlite:///data/refeed.sqlite3"
-[output]
-dir = "public"
-max_entries = 100
-[crawl]
-concurrency = 16
-[[source]]
-name = "lt"
-spider = "limitedtimes"
-start_urls = ["{url}"]
-max_pages = 10000
-"""
 
 
 def crawl(workdir: Path, server: SampleSiteServer) -> dict:
@@ -54,7 +41,7 @@ def main() -> None:
     site = generate(count=args.articles)
     with tempfile.TemporaryDirectory() as tmp, SampleSiteServer(site) as server:
         workdir = Path(tmp)
-        (workdir / "refeed.toml").write_text(CONFIG.format(url=server.url), encoding="utf-8")
+        write_sample_config(workdir, server.url)
         first = crawl(workdir, server)
         again = crawl(workdir, server)
     print(f"machine: {machine()}")
