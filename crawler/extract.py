@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -9,12 +10,13 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from html import escape
 from urllib.parse import urljoin, urlsplit
 
-import dateparser
 from lxml import etree
 from parsel import Selector
+from parsel.csstranslator import css2xpath
 from w3lib.encoding import html_to_unicode
 
 __all__ = [
@@ -65,6 +67,7 @@ _BOILERPLATE = [
         r"|click here to subscribe.*|weiterlesen|lesen sie auch|leer más|lire aussi|also read|see also|recommended( for you)?)\W*$",
     )
 ]
+_ANY_BOILERPLATE = re.compile("|".join(f"(?:{p.pattern})" for p in _BOILERPLATE), re.I)  # one search instead of one each
 # class/id words of page parts that are never the article: share bars, related lists, ads, newsletter boxes, …
 _JUNK_WORDS = (
     "share", "sharing", "social", "related", "recommended", "recommendations", "newsletter", "subscribe", "subscription",
@@ -91,7 +94,7 @@ MIN_ARTICLE_WORDS = 60  # a page with less article text than this is not an arti
 
 def is_boilerplate(text: str) -> bool:
     text = " ".join(text.split())
-    return any(p.search(text) for p in _BOILERPLATE) or bool(_PUBLISHER.match(text)) or bool(_CREDIT.match(text))
+    return bool(_ANY_BOILERPLATE.search(text)) or bool(_PUBLISHER.match(text)) or bool(_CREDIT.match(text))
 
 
 def publisher_from(text: str) -> str | None:
@@ -121,25 +124,33 @@ def split_authors(text: str | None) -> list[str]:
     return [n for n in names if n and len(n.split()) <= 5 and any(c.isalpha() for c in n)]
 
 
-def parse_datetime(value, languages: list[str] | None = None) -> datetime | None:
+def parse_datetime(value, languages: list[str] | None = None, anywhere: bool = True) -> datetime | None:
     """An aware UTC datetime from ISO 8601 or a human date in many languages; None if it is not a date.
 
-    `languages` (ISO 639-1 codes, the page's own) are tried first: dateparser is much faster told where to look.
+    `languages` (ISO 639-1 codes, the page's own) are tried first: dateparser is much faster told where to look;
+    then, unless `anywhere` is false, every language it knows (about 400 locales: 1.5 s to load them once per
+    process, then 15–60 ms for each text that is no date).
     """
     if not value or not isinstance(value, str):
         return None
-    text = " ".join(value.split())[:80]
+    return _parse_datetime(" ".join(value.split())[:80], tuple(languages or ()), anywhere)
+
+
+@functools.lru_cache(maxsize=1024)  # datelines and bylines repeat from page to page
+def _parse_datetime(text: str, languages: tuple[str, ...], anywhere: bool) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         if not re.search(r"\d", text):  # "Latest", "now": words are no dates
             return None
+        import dateparser  # 40 ms to import and seldom needed: ISO 8601 dates are the rule
+
         settings = {"RETURN_AS_TIMEZONE_AWARE": True, "TIMEZONE": "UTC", "TO_TIMEZONE": "UTC", "PREFER_DATES_FROM": "past"}
         parsed = None
         try:
             if languages:
-                parsed = dateparser.parse(text, languages=languages, settings=settings)
-            if parsed is None:
+                parsed = dateparser.parse(text, languages=list(languages), settings=settings)
+            if parsed is None and (anywhere or not languages):
                 parsed = dateparser.parse(text, settings=settings)
         except Exception:  # dateparser trips on odd input now and then (or knows no such language): no date
             return None
@@ -227,6 +238,26 @@ def _detect_encoding(body: bytes) -> str | None:
 # -- the page
 
 
+@lru_cache(maxsize=256)
+def _xpath(expression: str) -> etree.XPath:
+    """An XPath compiled once; run on lxml elements it skips parsel's Selector for every node and string."""
+    return etree.XPath(expression, smart_strings=False)
+
+
+@lru_cache(maxsize=256)
+def _css(expression: str) -> etree.XPath:
+    return _xpath(css2xpath(expression))
+
+
+def _xp(element, expression: str) -> list:
+    return _xpath(expression)(element)
+
+
+def _string(element) -> str:
+    """XPath string() of an element: all its text, as parsel's `.xpath("string()").get()` gives it."""
+    return _xpath("string()")(element)
+
+
 @dataclass
 class Page:
     """One fetched page, parsed once; every extractor reads from here."""
@@ -235,6 +266,8 @@ class Page:
     selector: Selector
     _jsonld: list[dict] | None = field(default=None, repr=False)
     _visible: set[str] | None = field(default=None, repr=False)
+    _meta: dict[str, list[str]] | None = field(default=None, repr=False)  # name/property/itemprop → contents
+    _site_names: list[str] | None = field(default=None, repr=False)
 
     @classmethod
     def from_text(cls, html: str, url: str) -> Page:
@@ -261,11 +294,12 @@ class Page:
             for node in select(self.selector, expression):
                 if not isinstance(node.root, str):
                     node.drop()
+        self._meta = self._site_names = None
 
     def shows(self, text: str) -> bool:
         """Whether a text (a lede from the metadata, say) is a paragraph of the page itself, not only in its head."""
         if self._visible is None:
-            self._visible = {" ".join(p.split()) for p in self.selector.xpath("//body//p").xpath("string()").getall()}
+            self._visible = {" ".join(_string(p).split()) for p in self._all("//body//p")}
         return " ".join(text.split()) in self._visible
 
     def meta(self, *names: str) -> str | None:
@@ -274,14 +308,31 @@ class Page:
         return None
 
     def metas(self, *names: str) -> list[str]:
-        found = []
-        for name in names:
-            found += [
-                v.strip()
-                for v in self.selector.xpath(f"//meta[@property='{name}' or @name='{name}' or @itemprop='{name}']/@content").getall()
-                if v.strip()
-            ]
-        return found
+        """Contents of the `<meta>` elements whose property, name or itemprop is each name in turn, in page order."""
+        if self._meta is None:
+            self._meta = {}
+            for element in self._all("//meta"):
+                content = element.get("content")
+                if content is None:
+                    continue
+                for key in dict.fromkeys(element.get(a) for a in ("property", "name", "itemprop")):
+                    if key is not None:
+                        self._meta.setdefault(key, []).append(content)
+        return [v.strip() for name in names for v in self._meta.get(name, ()) if v.strip()]
+
+    def first(self, css: str) -> Selector | None:
+        """The first element a CSS selector finds, like `page.selector.css(css)[0]` but without a Selector for every match."""
+        found = _css(css)(self.selector.root)
+        return Selector(root=found[0], type="html") if found else None
+
+    def _all(self, expression: str) -> list:
+        """Nodes (lxml elements or plain strings) an XPath selects in the page."""
+        return _xp(self.selector.root, expression)
+
+    def _get(self, expression: str) -> str | None:
+        """The first string an XPath selects, like parsel's `.get()`."""
+        found = self._all(expression)
+        return found[0] if found else None
 
     def absolute(self, url: str | None) -> str | None:
         return urljoin(self.url, url.strip()) if url and url.strip() else None
@@ -291,7 +342,7 @@ class Page:
         """Every JSON-LD object of the page, @graph flattened; broken blocks are ignored."""
         if self._jsonld is None:
             found: list[dict] = []
-            for raw in self.selector.xpath("//script[@type='application/ld+json']/text()").getall():
+            for raw in self._all("//script[@type='application/ld+json']/text()"):
                 try:
                     data = json.loads(raw)
                 except ValueError:
@@ -325,9 +376,14 @@ class Page:
     # -- structured signals and the page's markup, each a field
 
     def canonical(self) -> str:
-        return self.absolute(self.selector.xpath("//link[@rel='canonical']/@href").get() or self.meta("og:url")) or self.url
+        return self.absolute(self._get("//link[@rel='canonical']/@href") or self.meta("og:url")) or self.url
 
     def site_names(self) -> list[str]:
+        if self._site_names is None:
+            self._site_names = self._find_site_names()
+        return list(self._site_names)
+
+    def _find_site_names(self) -> list[str]:
         names = [self.meta("og:site_name", "application-name", "twitter:site")]
         for node in [self.article_ld(), *self.ld_of("WebSite", "Organization", "NewsMediaOrganization")]:
             publisher = node.get("publisher") if "publisher" in node else node
@@ -347,7 +403,7 @@ class Page:
             title = clean_title(candidate, sites)
             if title:
                 return title
-        title = _text(self.selector.xpath("//title/text()").get())
+        title = _text(self._get("//title/text()"))
         if title and not clean_title(title, sites) == title:
             return clean_title(title, sites)
         parts = _SEPARATORS.split(title or "")
@@ -355,7 +411,8 @@ class Page:
 
     def h1(self) -> str | None:
         for xpath in ("//article//h1", "//main//h1", "//h1"):
-            text = _text(self.selector.xpath(xpath).xpath("string()").get())
+            found = self._all(xpath)
+            text = _text(_string(found[0]) if found else None)
             if text:
                 return text
         return None
@@ -368,8 +425,8 @@ class Page:
             *self.metas("article:published_time", "og:published_time", "datePublished", "published_time", "pubdate",
                         "publishdate", "publish-date", "parsely-pub-date", "sailthru.date", "dc.date.issued", "DC.date.issued",
                         "dcterms.created", "dcterms.date", "date", "DC.date"),
-            *self.selector.xpath("//*[@itemprop='datePublished']/@datetime | //*[@itemprop='datePublished']/@content").getall(),
-            *self.selector.xpath("//article//time/@datetime | //time[@pubdate]/@datetime | //time/@datetime").getall()[:3],
+            *self._all("//*[@itemprop='datePublished']/@*[name()='datetime' or name()='content']"),  # one pass, not a union of two
+            *self._all("//article//time/@datetime | //time[@pubdate]/@datetime | //time/@datetime")[:3],
         ):
             parsed = parse_datetime(value) if isinstance(value, str) else None
             if parsed:
@@ -385,8 +442,8 @@ class Page:
         )
         declared = self.declared_language()
         languages = [declared] if declared else None
-        for node in self.selector.xpath(xpath)[:16]:
-            text = _text(node.xpath("string()").get())
+        for node in self._all(xpath)[:16]:
+            text = _text(_string(node))
             if text and re.search(r"\d{4}|\d{1,2}\.\s*\d{1,2}\.|\d{1,2}/\d{1,2}/\d{2}", text):
                 text = re.sub(r"^(?:published|updated|veröffentlicht|publicado|publié)\s*(?:on|am|le|el)?\s*:?\s*", "", text, flags=re.I)
                 parsed = parse_datetime(text, languages)
@@ -422,7 +479,7 @@ class Page:
                     names.append(name.strip())
         if not names:
             for xpath in ("//nav[contains(@class,'breadcrumb')]//a", "//*[contains(@class,'breadcrumb')]//a", "//*[@itemtype='https://schema.org/BreadcrumbList' or @itemtype='http://schema.org/BreadcrumbList']//a"):
-                names = [t for t in (_text(a.xpath("string()").get()) for a in self.selector.xpath(xpath)) if t]
+                names = [t for t in (_text(_string(a)) for a in self._all(xpath)) if t]
                 if names:
                     break
         if names and (names[0].casefold() in ("home", "start", "startseite", "inicio", "accueil", "portada") or self.absolute("/") and names[0] in self.site_names()):
@@ -441,15 +498,16 @@ class Page:
             image = image.get("url") or image.get("contentUrl")
         return self.absolute(image if isinstance(image, str) else None) or self.absolute(
             self.meta("og:image", "og:image:url", "twitter:image", "twitter:image:src")
-        ) or self.absolute(self.selector.xpath("//article//figure//img/@src").get())
+        ) or self.absolute(self._get("//article//figure//img/@src"))
 
     def image_caption(self) -> str | None:
         """The lead figure's caption, without its photo credit."""
         for xpath in ("//article//figure//figcaption", "//main//figure//figcaption", "//figure//figcaption"):
-            for node in self.selector.xpath(xpath)[:1]:
-                parts = node.xpath(
-                    ".//text()[not(ancestor::*[contains(@class,'credit') or contains(@class,'copyright') or contains(@class,'photographer')])]"
-                ).getall()
+            for node in self._all(xpath)[:1]:
+                parts = _xp(
+                    node,
+                    ".//text()[not(ancestor::*[contains(@class,'credit') or contains(@class,'copyright') or contains(@class,'photographer')])]",
+                )
                 text = _text(" ".join(parts))
                 text = _text(re.split(r"\s(?:photo|foto|bild|image|picture|credit)\s*:\s", f" {text or ''}", flags=re.I)[0])
                 if text:
@@ -467,20 +525,20 @@ class Page:
         if not names:
             for value in self.metas("author", "article:author", "parsely-author", "sailthru.author", "dc.creator", "DC.creator", "byl"):
                 names += split_authors(value)
-        if not names:
+        if not names and self._all(_AUTHOR_MARKUP):  # one pass first: most pages have none of the five below
             for xpath in ("//*[@itemprop='author']//*[@itemprop='name']", "//*[@itemprop='author']", "//a[@rel='author']", "//*[contains(@class,'byline')]//a", "//*[contains(@class,'byline')]"):
-                for node in self.selector.xpath(xpath)[:3]:
-                    names += split_authors(node.xpath("string()").get())
+                for node in self._all(xpath)[:3]:
+                    names += split_authors(_string(node))
                 if names:
                     break
         return list(dict.fromkeys(names))
 
     def publisher_line(self) -> str | None:
         """The original publisher a `Source: X` (`Quelle: X`, `Fuente: X`, …) line names, anywhere in the article."""
-        for node in self.selector.xpath(
+        for node in self._all(
             "//body//*[self::p or self::div or self::span or self::small or self::em or self::footer][string-length(normalize-space(.)) < 100]"
         ):
-            text = _text(node.xpath("string()").get())
+            text = _text(_string(node))
             publisher = publisher_from(text) if text else None
             if publisher:
                 return publisher
@@ -488,10 +546,10 @@ class Page:
 
     def declared_language(self) -> str | None:
         for lang in (
-            self.selector.xpath("/html/@lang").get(),
-            self.selector.xpath("/html/@xml:lang").get(),
+            self._get("/html/@lang"),
+            self._get("/html/@xml:lang"),
             self.meta("og:locale", "language", "content-language", "dc.language", "DC.language"),
-            self.selector.xpath("//meta[@http-equiv='content-language' or @http-equiv='Content-Language']/@content").get(),
+            self._get("//meta[@http-equiv='content-language' or @http-equiv='Content-Language']/@content"),
             _text(self.article_ld().get("inLanguage")),
         ):
             if lang:
@@ -502,7 +560,10 @@ class Page:
 
     def language(self, text: str = "") -> str | None:
         """What the page declares, else what its text is written in."""
-        return self.declared_language() or detect_language(text or self.selector.xpath("string(//body)").get() or "")
+        return self.declared_language() or detect_language(text or _xpath("string(//body)")(self.selector.root) or "")
+
+
+_AUTHOR_MARKUP = "//*[@itemprop='author' or (self::a and @rel='author') or contains(@class,'byline')]"
 
 
 def _int(value) -> int:
@@ -561,10 +622,11 @@ def body_blocks(page: Page, body: Selector, remove: list[str] = (), junk: bool =
         for node in select(body, css):
             if not isinstance(node.root, str):
                 node.drop()
-    for node in body.xpath(_BLOCKS_XPATH):
-        if _nested(node, body, junk):
+    languages = _date_languages(page)
+    for node in _xp(body.root, _BLOCKS_XPATH):
+        if _nested(node, body.root, junk):
             continue
-        tag = node.root.tag
+        tag = node.tag
         text = _block_text(node)
         if not text:
             continue
@@ -576,29 +638,37 @@ def body_blocks(page: Page, body: Selector, remove: list[str] = (), junk: bool =
         if credit:
             result.credit = credit
             continue
-        if is_boilerplate(text) or _only_a_date(text):
+        if is_boilerplate(text) or _only_a_date(text, languages):
             continue
         result.blocks.append((tag, _inner_html(node, page), text))
     return result
 
 
-def _only_a_date(text: str) -> bool:
-    """A dateline block (`8. Januar 2022`, `2022年1月8日`, `Jan. 8, 2022 10:15`): metadata, not article text."""
-    return len(text) <= 40 and len(text.split()) <= 6 and bool(re.search(r"\d", text)) and parse_datetime(text) is not None
+def _only_a_date(text: str, languages: list[str] | None = None) -> bool:
+    """A dateline block (`8. Januar 2022`, `2022年1月8日`, `Jan. 8, 2022 10:15`): metadata, not article text.
+
+    Read in `languages` only (the page's own and English) when the page declares one: a dateline is written in
+    the page's language, and asking dateparser in every language it knows cost a crawl more than fetching.
+    """
+    if len(text) > 40 or len(text.split()) > 6 or not re.search(r"\d", text):
+        return False
+    return parse_datetime(text, languages, anywhere=not languages) is not None
 
 
-def _block_text(node: Selector) -> str:
-    if node.root.tag in ("ul", "ol"):
-        return " ".join(" ".join(li.xpath("string()").get().split()) for li in node.xpath("./li") if li.xpath("string()").get().strip()) or " ".join(
-            " ".join(node.xpath(".//text()").getall()).split()
-        )
-    return " ".join(" ".join(node.xpath(".//text()[not(ancestor::script or ancestor::style)]").getall()).split())
+def _date_languages(page: Page) -> list[str] | None:
+    declared = page.declared_language()
+    return list(dict.fromkeys([declared, "en"])) if declared else None
 
 
-def _nested(node: Selector, body: Selector, junk: bool = True) -> bool:
+def _block_text(element) -> str:
+    if element.tag in ("ul", "ol"):
+        items = (_string(li) for li in _xp(element, "./li"))
+        return " ".join(" ".join(text.split()) for text in items if text.strip()) or " ".join(" ".join(_xp(element, ".//text()")).split())
+    return " ".join(" ".join(_xp(element, ".//text()[not(ancestor::script or ancestor::style)]")).split())
+
+
+def _nested(element, body_root, junk: bool = True) -> bool:
     """True when a block sits inside another kept block, a figure, aside, nav or a share/related/ad box below the body."""
-    body_root = body.root
-    element = node.root
     if junk and _is_junk(element):
         return True
     parent = element.getparent()
@@ -625,9 +695,8 @@ def _is_junk(element) -> bool:
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # lxml refuses these in an attribute
 
 
-def _inner_html(node: Selector, page: Page) -> str:
+def _inner_html(root, page: Page) -> str:
     """The block's inner markup with links made absolute (the sanitizer removes the rest)."""
-    root = node.root
     for br in root.iter("br"):
         br.tail = "\n" + (br.tail or "")
     for element in root.iter("a", "img"):
@@ -685,9 +754,8 @@ def markup_body(page: Page) -> Extracted:
 def _densest(selector: Selector):
     """The element whose own paragraphs (and those of wrappers one level down) carry the most text."""
     scores: Counter = Counter()
-    for p in selector.xpath("//body//p"):
-        element = p.root
-        length = len(" ".join(p.xpath(".//text()").getall()).split())
+    for element in _xp(selector.root, "//body//p"):
+        length = len(" ".join(_xp(element, ".//text()")).split())
         if length < 5:
             continue
         parent = element.getparent()
@@ -737,7 +805,12 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
         own.publisher, own.credit = publisher, credit
         return own if _words(own.text) >= MIN_ARTICLE_WORDS else Extracted(blocks=[], publisher=publisher, credit=credit)
     found = [_shingles(text) for _, _, text in generic.blocks]
-    everything = sum(found, Counter())
+    everything: Counter = Counter()
+    where: dict[str, list[tuple[int, int]]] = {}  # shingle → (generic block, count): overlaps without a Counter per pair
+    for index, shingles in enumerate(found):
+        everything.update(shingles)
+        for gram, count in shingles.items():
+            where.setdefault(gram, []).append((index, count))
     own_all = _shingles(own.text)
     covered = sum((own_all & everything).values()) / max(1, sum(everything.values()))
     if not own.blocks or covered < COVERED:
@@ -747,9 +820,13 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
     for block in own.blocks:
         shingles = _shingles(block[2])
         size = max(1, sum(shingles.values()))
-        match = max(range(len(found)), key=lambda i: sum((shingles & found[i]).values()))
-        if sum((shingles & found[match]).values()) / size >= 0.5:
-            last = max(last, match)
+        overlap = [0] * len(found)  # of the block with each generic block: sum((shingles & found[i]).values())
+        for gram, count in shingles.items():
+            for index, theirs in where.get(gram, ()):
+                overlap[index] += min(count, theirs)
+        best = max(overlap)
+        if best / size >= 0.5:
+            last = max(last, overlap.index(best))  # the first best, as max() picks
         elif sum((shingles & everything).values()) / size < 0.5 and _prose(block):
             after.setdefault(last, []).append(block)
     end = len(generic.blocks)

@@ -62,9 +62,9 @@ class LimitedTimesSpider(ArticleSpider):
 
 def _first(page: Page, selectors: tuple[str, ...]):
     for css in selectors:
-        found = page.selector.css(css)
-        if found:
-            return found[0]
+        found = page.first(css)
+        if found is not None:
+            return found
     return None
 
 
