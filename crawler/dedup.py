@@ -9,7 +9,6 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash
 
 __all__ = [
     "Match",
@@ -19,6 +18,7 @@ __all__ = [
     "jaccard",
     "lead_keys",
     "looks_truncated",
+    "minhash",
     "near_signature",
     "probe_keys",
     "title_similarity",
@@ -45,6 +45,37 @@ FULLER_BY = 10  # words a copy must add to a stored text that looks cut off (a t
 _SEED = 20220108
 _WORD = re.compile(r"\w+", re.UNICODE)
 
+# MinHash as datasketch 2.0 computes it (MinHash(num_perm=NUM_PERM, seed=_SEED), its default "affine32" scheme),
+# bit for bit, so that stored signatures and bands stay valid: each shingle's sha1_hash32, mixed by the
+# MurmurHash3 32-bit finalizer, then permuted by a * h + b mod 2**32 with the (a, b) its RandomState(seed) draws.
+# Done here in a few lines of numpy because `import datasketch` pulls in scipy (about 50 MB of RSS and half a second
+# per process) for nothing refeed uses. tests/test_minhash.py holds it equal to datasketch, kept as the reference.
+
+
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)  # odd: a bijection
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_PERM_A, _PERM_B = _permutations(NUM_PERM, _SEED)
+
+
+def minhash(values, a: np.ndarray = _PERM_A, b: np.ndarray = _PERM_B) -> np.ndarray:
+    """The uint32 MinHash values of a set of byte strings (all 2**32 - 1 for none), as datasketch's MinHash gives them."""
+    sha1 = hashlib.sha1
+    digests = b"".join([sha1(value).digest()[:4] for value in values])  # datasketch's sha1_hash32, little-endian
+    if not digests:
+        return np.full(len(a), np.iinfo(np.uint32).max, dtype=np.uint32)
+    h = np.frombuffer(digests, dtype="<u4").astype(np.uint32)
+    h ^= h >> np.uint32(16)  # MurmurHash3's 32-bit finalizer (wrapping uint32 arithmetic, as intended)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return (h[:, None] * a + b).min(axis=0)
+
 
 def tokens(text: str) -> list[str]:
     return list(_tokens(text or ""))
@@ -68,12 +99,13 @@ class NearSignature:
     @property
     def bands(self) -> list[int]:
         """One 63-bit integer per LSH band (fits a signed BIGINT column)."""
-        out = []
-        for band in range(BANDS):
-            chunk = self.hashvalues[band * ROWS:(band + 1) * ROWS].astype(np.uint64).tobytes()
-            digest = hashlib.blake2b(chunk, digest_size=8).digest()
-            out.append(struct.unpack(">q", digest)[0])
-        return out
+        return list(self._bands)
+
+    @functools.cached_property  # Deduplicate looks the bands up, Store writes them: hashed once
+    def _bands(self) -> tuple[int, ...]:
+        raw, size = self.hashvalues.astype(np.uint64).tobytes(), 8 * ROWS
+        blake2b = hashlib.blake2b
+        return tuple(struct.unpack(">q", blake2b(raw[i:i + size], digest_size=8).digest())[0] for i in range(0, BANDS * size, size))
 
     def to_bytes(self) -> bytes:
         return self.hashvalues.astype("<u4").tobytes()
@@ -90,21 +122,29 @@ def shingles(words: list[str]) -> list[str]:
     """Every run of SHINGLE consecutive words, in order (one, the whole text, when it is shorter)."""
     if len(words) <= SHINGLE:
         return [" ".join(words)] if words else []
-    return [" ".join(words[i:i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)]
+    return list(map(" ".join, zip(*(words[i:] for i in range(SHINGLE)))))
+
+
+@functools.lru_cache(maxsize=8)  # a new text is signed, then compared with each of its candidates: shingled once
+def _shingled(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """A text's shingles in order, and as a set."""
+    grams = tuple(shingles(_tokens(text)))
+    return grams, frozenset(grams)
 
 
 def near_signature(text: str) -> NearSignature | None:
     words = tokens(text)
     if len(words) < MIN_TOKENS:
         return None
-    minhash = MinHash(num_perm=NUM_PERM, seed=_SEED)
-    minhash.update_batch([s.encode("utf-8") for s in set(shingles(words))])
-    # MinHash values are < 2**32 (Mersenne-prime hashing); keep them as uint32 on disk.
-    return NearSignature(minhash.hashvalues.astype(np.uint64))
+    # MinHash values are < 2**32; kept as uint32 on disk.
+    return NearSignature(minhash(s.encode("utf-8") for s in _shingled(text or "")[1]).astype(np.uint64))
 
 
 def jaccard(a: set, b: set) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
+    if not a and not b:
+        return 1.0
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)
 
 
 def title_similarity(a: str, b: str) -> float:
@@ -154,13 +194,16 @@ class Match:
         return f"jaccard={self.jaccard:.2f}, contained={self.contained:.2f}, title={self.title:.2f}"
 
 
-def _covered(words: list[str], other: set[str]) -> float:
-    """Share of `words` inside a shingle that `other` has too: an edited word costs one word, not SHINGLE shingles."""
+def _covered(text: str, other: frozenset[str]) -> float:
+    """Share of the text's words inside a shingle that `other` has too: an edited word costs one word, not SHINGLE shingles."""
+    words = _tokens(text)
     if len(words) <= SHINGLE:
         return 1.0 if " ".join(words) in other else 0.0
-    hits = [s in other for s in shingles(words)]
-    last = len(hits) - 1
-    covered = sum(1 for i in range(len(words)) if any(hits[j] for j in range(max(0, i - SHINGLE + 1), min(i, last) + 1)))
+    covered = end = 0  # shingle j covers words j … j + SHINGLE - 1; `end`: the first word past those counted
+    for j, gram in enumerate(_shingled(text)[0]):
+        if gram in other:
+            covered += j + SHINGLE - max(j, end)
+            end = j + SHINGLE
     return covered / len(words)
 
 
@@ -172,17 +215,18 @@ def compare(title_a: str, text_a: str, title_b: str, text_b: str) -> Match | Non
     it, a sentence or two edited) and either they overlap at least OVERLAP or the titles agree.
     A shared lede, headline, wire lead or template alone never gets there: the bodies differ.
     """
-    a, b = tokens(text_a), tokens(text_b)
+    text_a, text_b = text_a or "", text_b or ""
+    a, b = _tokens(text_a), _tokens(text_b)
     if not a or not b:
         return None
-    sa, sb = set(shingles(a)), set(shingles(b))
+    sa, sb = _shingled(text_a)[1], _shingled(text_b)[1]
     score = jaccard(sa, sb)
-    short, long_set = (a, sb) if len(a) <= len(b) else (b, sa)
+    short, long_set = (text_a, sb) if len(a) <= len(b) else (text_b, sa)
     contained = _covered(short, long_set)
     title = title_similarity(title_a, title_b)
     match = Match(score, contained, title, min(len(a), len(b)), max(len(a), len(b)))
     if score >= SAME_TEXT:
         return match
-    if contained >= CONTAINED and len(short) >= MIN_CONTAINED_WORDS and (score >= OVERLAP or title >= TITLE_AGREES):
+    if contained >= CONTAINED and min(len(a), len(b)) >= MIN_CONTAINED_WORDS and (score >= OVERLAP or title >= TITLE_AGREES):
         return match
     return None

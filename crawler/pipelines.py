@@ -247,14 +247,14 @@ class DeduplicatePipeline(_BatchStage):
     def _nearest(self, item: Article):
         """The earliest stored story that `compare` finds to be this one, among LSH and title/lead-key candidates."""
         conn = self.batch.conn
+        bands = item.signature.bands if item.signature is not None else []
+        near, leads = Store.candidates(conn, bands, probe_keys(item.title, item.content_text), MAX_CANDIDATES)
         candidates: dict[str, None] = {}
-        if item.signature is not None:
-            for story_id, _title, blob in Store.near_candidates(conn, item.signature.bands, MAX_CANDIDATES):
-                if blob and item.signature.similarity(NearSignature.from_bytes(blob)) >= NEAR_CANDIDATE:
-                    candidates[story_id] = None
-        candidates.update(dict.fromkeys(Store.lead_candidates(conn, probe_keys(item.title, item.content_text), MAX_CANDIDATES)))
-        stories = [Store.get_story(conn, story_id) for story_id in candidates]
-        for story in sorted(stories, key=lambda s: (s.first_seen, s.id)):
+        for story_id, _title, blob in near:
+            if blob and item.signature.similarity(NearSignature.from_bytes(blob)) >= NEAR_CANDIDATE:
+                candidates[story_id] = None
+        candidates.update(dict.fromkeys(leads))
+        for story in sorted(Store.get_stories(conn, candidates), key=lambda s: (s.first_seen, s.id)):
             match = compare(story.title, story.content_text, item.title, item.content_text)
             if match:
                 return story, match

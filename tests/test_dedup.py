@@ -6,8 +6,13 @@ import random
 import sqlite3
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from crawler.dedup import compare, lead_keys, looks_truncated
+from crawler.dedup import (
+    CONTAINED, MIN_CONTAINED_WORDS, OVERLAP, SAME_TEXT, SHINGLE, TITLE_AGREES, compare, lead_keys, looks_truncated, near_signature,
+    probe_keys, shingles, title_similarity, tokens,
+)
 from crawler.store import Store, story_id_for
 from dedup_pairs import Pipeline, Text, article, material, teaser
 
@@ -88,6 +93,19 @@ def test_keys_are_filled_for_a_store_made_before_them(tmp_path, texts):
         store.close()
 
 
+def test_candidates_in_one_query_are_those_of_both_indexes(pipeline, texts):
+    for n, text in enumerate(texts[:6]):
+        pipeline.feed(article(text, f"https://a.example/{n}.html", n))
+    conn = pipeline.dedup.batch.conn
+    rng = random.Random(3)
+    for text in texts[:8]:
+        for probe in (text, teaser(rng, text)):
+            signature, keys = near_signature(probe.text), probe_keys(probe.title, probe.text)
+            bands = signature.bands if signature is not None else []
+            expected = Store.near_candidates(conn, bands, 4), Store.lead_candidates(conn, keys, 4)
+            assert Store.candidates(conn, bands, keys, 4) == expected
+
+
 def test_different_stories_sharing_headline_and_lede_stay_apart(pipeline, texts):
     a, b = texts[6], texts[7]
     look_alike = Text(a.title, (a.blocks[0], *b.blocks[1:]), b.publisher, a.section)
@@ -108,3 +126,35 @@ def test_compare_explains_its_verdict():
 def test_looks_truncated():
     assert looks_truncated("The minister said the talks would") and looks_truncated("The talks …")
     assert not looks_truncated("The talks ended.") and not looks_truncated('"We will see," he said.')
+
+
+def _covered_word_by_word(words: list[str], other: set[str]) -> float:
+    """The containment measure as first written: each word checked against every shingle that holds it."""
+    if len(words) <= SHINGLE:
+        return 1.0 if " ".join(words) in other else 0.0
+    hits = [s in other for s in shingles(words)]
+    last = len(hits) - 1
+    covered = sum(1 for i in range(len(words)) if any(hits[j] for j in range(max(0, i - SHINGLE + 1), min(i, last) + 1)))
+    return covered / len(words)
+
+
+_PHRASE = st.lists(st.sampled_from(["the", "mayor", "said", "a", "new", "bridge", "opens", "in", "May", "Köln"]), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_PHRASE, _PHRASE, _PHRASE, _PHRASE)
+def test_compare_measures_the_shingles_exactly(shared, before, after, other):
+    a, b = " ".join(before + shared + after), " ".join(shared + other)
+    wa, wb = tokens(a), tokens(b)
+    match = compare("A title", a, "Another title", b)
+    if not wa or not wb:
+        assert match is None
+        return
+    sa, sb = set(shingles(wa)), set(shingles(wb))
+    short, long_set = (wa, sb) if len(wa) <= len(wb) else (wb, sa)
+    score, contained = len(sa & sb) / len(sa | sb), _covered_word_by_word(short, long_set)
+    title = title_similarity("A title", "Another title")
+    same = score >= SAME_TEXT or (contained >= CONTAINED and len(short) >= MIN_CONTAINED_WORDS and (score >= OVERLAP or title >= TITLE_AGREES))
+    assert (match is not None) == same
+    if match is not None:
+        assert (match.jaccard, match.contained, match.shorter, match.longer) == (score, contained, len(short), max(len(wa), len(wb)))

@@ -137,6 +137,19 @@ def test_types_round_trip(pipeline, texts):  # noqa: F811 - the fixture imported
     assert store.last_runs()[0]["outcome"] == "ok" and store.last_runs()[0]["started"] <= utcnow()
 
 
+def test_a_known_url_is_told_apart_from_a_new_one(pipeline, texts):  # noqa: F811
+    """add_url's answer comes from its upsert's rowcount, which psycopg gives only when SQLAlchemy keeps it."""
+    story = pipeline.feed(article(texts[0], "https://a.example/1.html", 0))
+    conn, now = pipeline.dedup.batch.conn, utcnow()
+    assert not Store.add_url(conn, story, "https://a.example/1.html", now)
+    assert Store.add_url(conn, story, "https://b.example/1.html", now)
+    assert not Store.add_url(conn, story, "https://b.example/1.html", now)
+    Store.remember_validators(conn, "https://a.example/", '"v1"', None, [["a", "https://a.example/1.html"]])
+    Store.remember_validators(conn, "https://a.example/", '"v2"', "Tue, 01 Feb 2022 10:00:00 GMT", [])
+    remembered = Store.validators_for(conn, "https://a.example/")
+    assert (remembered.etag, remembered.last_modified, remembered.links) == ('"v2"', "Tue, 01 Feb 2022 10:00:00 GMT", [])
+
+
 def test_a_story_stored_meanwhile_by_another_worker_merges_and_loses_nothing(postgres_url, texts):  # noqa: F811
     """A unique-key collision with a concurrent writer undoes only that item's writes, which then merge."""
     worker = PgPipeline(postgres_url)
