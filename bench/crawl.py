@@ -19,21 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import machine  # noqa: E402
-
-CONFIG = """
-[store]
-url = "sqlite:///data/refeed.sqlite3"
-[output]
-dir = "public"
-max_entries = 100
-[crawl]
-concurrency = {concurrency}
-[[source]]
-name = "lt"
-spider = "limitedtimes"
-start_urls = ["{url}"]
-max_pages = 100000
-"""
+from bench.sample_config import write_sample_config  # noqa: E402
 
 NGINX_CONF = """
 daemon off;
@@ -110,8 +96,8 @@ sys.argv = ["scheduler.py", "once"]
 sys.path.insert(0, ROOT)
 import crawler.settings
 crawler.settings.AUTOTHROTTLE_ENABLED = AUTOTHROTTLE
-if WORKERS is not None:
-    crawler.settings.REFEED_EXTRACT_WORKERS = WORKERS
+if PAGE_WORKER is not None:
+    crawler.settings.REFEED_PAGE_WORKER = PAGE_WORKER
 runpy.run_path(ROOT + "/scheduler.py", run_name="__main__")
 """
 
@@ -200,19 +186,24 @@ def _tree(pid: int) -> list[int]:
     return [pid] + [p for child in children for p in _tree(int(child))]
 
 
-def _tree_rss(pid: int) -> float:
-    """MB resident in a process and all its descendants (the extraction workers) now."""
-    total = 0
+def _tree_memory(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) in MB of a process and all its descendants (the page worker) now, summed. RSS counts the pages
+    they share (libraries, a fork's copy-on-write) in each; PSS splits them: what the crawl costs the machine."""
+    rss = pss = 0
     for member in _tree(pid):
         try:
-            total += int(next(line.split()[1] for line in Path(f"/proc/{member}/status").read_text().splitlines() if line.startswith("VmRSS:")))
-        except (OSError, StopIteration):
+            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except OSError:
             pass
-    return total / 1024
+    return rss / 1024, pss / 1024
 
 
-def run_child(code: str, args: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float, float, str, str]:
-    """(seconds, peak RSS in MB of the child and of any one process it waited for, peak RSS in MB of the
+def run_child(code: str, args: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float, tuple[float, float], str, str]:
+    """(seconds, peak RSS in MB of the child and of any one process it waited for, peak (RSS, PSS) in MB of the
     child and all its processes together, sampled every 50 ms, stdout, stderr) of `python -c code`."""
     started = time.monotonic()
     child = subprocess.Popen(
@@ -223,12 +214,13 @@ def run_child(code: str, args: list[str], cwd: Path, env: dict | None = None) ->
     readers = [threading.Thread(target=lambda n=n, s=s: out.__setitem__(n, s.read())) for n, s in (("out", child.stdout), ("err", child.stderr))]
     for reader in readers:
         reader.start()
-    peak = [0.0]
+    peak = [0.0, 0.0]
     sampling = threading.Event()
 
     def sample():
         while not sampling.wait(0.05):
-            peak[0] = max(peak[0], _tree_rss(child.pid))
+            rss, pss = _tree_memory(child.pid)
+            peak[:] = max(peak[0], rss), max(peak[1], pss)
 
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -241,14 +233,14 @@ def run_child(code: str, args: list[str], cwd: Path, env: dict | None = None) ->
         reader.join()
     if child.returncode != 0:
         sys.exit(f"child failed ({child.returncode}):\n{out['err'][-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, peak[0], out["out"], out["err"]
+    return seconds, usage.ru_maxrss / 1024, (peak[0], peak[1]), out["out"], out["err"]
 
 
 def bare(url: str, workdir: Path, concurrency: int, autothrottle: bool) -> dict:
     from crawler import settings as refeed
 
     settings = {
-        "ROBOTSTXT_OBEY": True, "CONCURRENT_REQUESTS": concurrency,
+        "ROBOTSTXT_OBEY": True, "CONCURRENT_REQUESTS": concurrency, "CONCURRENT_ITEMS": refeed.CONCURRENT_ITEMS,
         "CONCURRENT_REQUESTS_PER_DOMAIN": max(1, min(concurrency, refeed.CONCURRENT_REQUESTS_PER_DOMAIN)),
         "AUTOTHROTTLE_ENABLED": autothrottle, "AUTOTHROTTLE_START_DELAY": refeed.AUTOTHROTTLE_START_DELAY,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": refeed.AUTOTHROTTLE_TARGET_CONCURRENCY, "COOKIES_ENABLED": False,
@@ -261,11 +253,11 @@ def bare(url: str, workdir: Path, concurrency: int, autothrottle: bool) -> dict:
     return {"seconds": seconds, "rss": rss, "articles": articles, "requests": requests}
 
 
-def full(url: str, workdir: Path, concurrency: int, autothrottle: bool, workers: int | None = None) -> dict:
+def full(url: str, workdir: Path, concurrency: int, autothrottle: bool, page_worker: bool | None = None) -> dict:
     shutil.rmtree(workdir / "data", ignore_errors=True)
     shutil.rmtree(workdir / "public", ignore_errors=True)
-    (workdir / "refeed.toml").write_text(CONFIG.format(url=url, concurrency=concurrency), encoding="utf-8")
-    code = f"ROOT = {str(ROOT)!r}\nAUTOTHROTTLE = {autothrottle!r}\nWORKERS = {workers!r}\n{ONCE}"
+    write_sample_config(workdir, url, concurrency)
+    code = f"ROOT = {str(ROOT)!r}\nAUTOTHROTTLE = {autothrottle!r}\nPAGE_WORKER = {page_worker!r}\n{ONCE}"
     seconds, rss, tree, _, err = run_child(code, [], workdir)
     row = next(line.split() for line in err.splitlines() if line.startswith("lt "))  # the summary line of source "lt"
     new, duplicates, crawl_seconds = int(row[3]), int(row[5]), float(row[-1].rstrip("s"))
@@ -279,7 +271,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of each, alternating (default 3)")
     parser.add_argument("--concurrency", type=int, default=16, help="CONCURRENT_REQUESTS of both (default 16, refeed's)")
     parser.add_argument("--autothrottle", action="store_true", help="both with refeed's AutoThrottle (default: both without)")
-    parser.add_argument("--workers", type=int, default=0, help="also refeed with this many extraction processes (REFEED_EXTRACT_WORKERS)")
+    parser.add_argument("--inline", action="store_true", help="also refeed without its page worker (REFEED_PAGE_WORKER=0)")
     args = parser.parse_args()
     from crawler.demo.site import generate
 
@@ -298,36 +290,32 @@ def main() -> None:
             for n in range(args.runs):
                 bares.append(bare(server.url, tmp / "work", args.concurrency, args.autothrottle))
                 fulls.append(full(server.url, tmp / "work", args.concurrency, args.autothrottle))
-                if args.workers:
-                    inlines.append(full(server.url, tmp / "work", args.concurrency, args.autothrottle, workers=args.workers))
-                    i = inlines[-1]
-                    print(
-                        f"run {n + 1}: refeed with {args.workers} extraction workers: {i['articles']} articles in {i['seconds']:.1f} s"
-                        f" ({i['articles'] / i['seconds']:.0f}/s, {i['rss']:.0f} MB, with workers {i['tree']:.0f} MB)", flush=True,
-                    )
                 b, f = bares[-1], fulls[-1]
-                print(
-                    f"run {n + 1}: bare {b['articles']} articles, {b['requests']} requests in {b['seconds']:.1f} s"
-                    f" ({b['articles'] / b['seconds']:.0f}/s, {b['rss']:.0f} MB);"
-                    f" refeed {f['articles']} articles ({f['new']} new) in {f['seconds']:.1f} s, crawl {f['crawl']:.1f} s"
-                    f" ({f['articles'] / f['seconds']:.0f}/s, {f['rss']:.0f} MB, with workers {f['tree']:.0f} MB, {f['feeds']} Atom feeds)",
-                    flush=True,
-                )
-    bare_rate = statistics.median(b["articles"] / b["seconds"] for b in bares)
-    full_rate = statistics.median(f["articles"] / f["seconds"] for f in fulls)
-    ratios = [f["articles"] / f["seconds"] / (b["articles"] / b["seconds"]) for b, f in zip(bares, fulls)]
-    print(f"median of {args.runs} (wall time of each child process, start-up included):")
-    print(f"  bare fetch-only spider: {bare_rate:.0f} articles/s, peak RSS {statistics.median(b['rss'] for b in bares):.0f} MB")
-    print(f"  refeed once (crawl, extract, clean, dedup, store, feed build): {full_rate:.0f} articles/s")
-    if inlines:
-        inline = [i["articles"] / i["seconds"] / (b["articles"] / b["seconds"]) for b, i in zip(bares, inlines)]
-        print(f"  refeed with {args.workers} extraction workers: {statistics.median(i['articles'] / i['seconds'] for i in inlines):.0f} articles/s,"
-              f" ratio {statistics.median(inline):.2f}, peak RSS {statistics.median(i['tree'] for i in inlines):.0f} MB with its workers")
-    print(f"  ratio refeed/bare: {statistics.median(ratios):.2f} (per run: {', '.join(f'{r:.2f}' for r in ratios)}; goal ≥ 0.70)")
-    print(
-        f"  refeed peak RSS: {statistics.median(f['rss'] for f in fulls):.0f} MB in its largest process (getrusage),"
-        f" {statistics.median(f['tree'] for f in fulls):.0f} MB with its extraction workers together (goal < 250)"
-    )
+                print(f"run {n + 1}: bare {b['articles']} articles, {b['requests']} requests in {b['seconds']:.1f} s ({_rate(b):.0f}/s, {b['rss']:.0f} MB);"
+                      f" refeed {_describe(f)}", flush=True)
+                if args.inline:
+                    inlines.append(full(server.url, tmp / "work", args.concurrency, args.autothrottle, page_worker=False))
+                    print(f"run {n + 1}: refeed without its page worker {_describe(inlines[-1])}", flush=True)
+    median = statistics.median
+    print(f"median of {args.runs} (wall time of each child process, start-up and feed build included):")
+    print(f"  bare fetch-only spider: {median(_rate(b) for b in bares):.0f} articles/s, peak RSS {median(b['rss'] for b in bares):.0f} MB")
+    for name, runs in (("refeed once", fulls), ("refeed once without its page worker", inlines)):
+        if not runs:
+            continue
+        ratios = [_rate(f) / _rate(b) for b, f in zip(bares, runs)]
+        print(f"  {name} (crawl, extract, clean, dedup, store, feed build): {median(_rate(f) for f in runs):.0f} articles/s,"
+              f" ratio to bare {median(ratios):.2f} (per run: {', '.join(f'{r:.2f}' for r in ratios)}; goal ≥ 0.70)")
+        print(f"    peak memory: {median(f['rss'] for f in runs):.0f} MB RSS in its largest process;"
+              f" all its processes together {median(f['tree'][0] for f in runs):.0f} MB RSS, {median(f['tree'][1] for f in runs):.0f} MB PSS (goal < 250)")
+
+
+def _rate(run: dict) -> float:
+    return run["articles"] / run["seconds"]
+
+
+def _describe(run: dict) -> str:
+    return (f"{run['articles']} articles ({run['new']} new) in {run['seconds']:.1f} s, crawl {run['crawl']:.1f} s ({_rate(run):.0f}/s;"
+            f" largest process {run['rss']:.0f} MB, all {run['tree'][0]:.0f} MB RSS / {run['tree'][1]:.0f} MB PSS; {run['feeds']} Atom feeds)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ url = "sqlite:///data/refeed.sqlite3"
 dir = "public"
 max_entries = 100
 [crawl]
-concurrency = 16
+concurrency = {concurrency}
 [[source]]
 name = "lt"
 spider = "limitedtimes"
@@ -22,5 +22,5 @@ max_pages = 10000
 """
 
 
-def write_sample_config(workdir: Path, url: str) -> None:
-    (workdir / "refeed.toml").write_text(CONFIG.format(url=url), encoding="utf-8")
+def write_sample_config(workdir: Path, url: str, concurrency: int = 16) -> None:
+    (workdir / "refeed.toml").write_text(CONFIG.format(url=url, concurrency=concurrency), encoding="utf-8")

@@ -15,6 +15,10 @@ USER_AGENT = "refeed/1.0 (+https://example.org/refeed)"
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
+# What a callback yields is processed this many at a time. Refeed's callbacks yield only requests (articles are
+# stored by the page worker), and Scrapy starts this many tasks for every response: 100, its default, cost a
+# third of the reactor's time (bench/crawl.py: the bare spider fetched 1.6x faster with 1).
+CONCURRENT_ITEMS = 1
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.25  # seconds; adapts to the site's latency from there
 AUTOTHROTTLE_MAX_DELAY = 10.0
@@ -30,14 +34,15 @@ REDIRECT_MAX_TIMES = 5
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
-# -- the article path: spider → pipeline → store
-ITEM_PIPELINES = {
-    "crawler.pipelines.CleanPipeline": 100,
-    "crawler.pipelines.SanitizePipeline": 200,
-    "crawler.pipelines.CanonicalizePipeline": 300,
-    "crawler.pipelines.DeduplicatePipeline": 400,
-    "crawler.pipelines.StorePipeline": 500,
-}
+# -- the article path: spider → page worker (extraction, then this pipeline, in order) → store
+ITEM_PIPELINES: dict = {}  # spiders yield no items: the page worker runs REFEED_PIPELINE on each article
+REFEED_PIPELINE = [
+    "crawler.pipelines.CleanPipeline",
+    "crawler.pipelines.SanitizePipeline",
+    "crawler.pipelines.CanonicalizePipeline",
+    "crawler.pipelines.DeduplicatePipeline",
+    "crawler.pipelines.StorePipeline",
+]
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,  # refeed's own progress line replaces it
     "scrapy.extensions.throttle.AutoThrottle": None,
@@ -54,9 +59,9 @@ REFEED_BATCH_SECONDS = 1.0  # …or this much work, whichever comes first
 REFEED_MAX_ARTICLE_CHARS = 200_000  # article text beyond this is cut at a block boundary (and logged)
 REFEED_RECHECK_HOURS = 48.0  # stored articles first seen this recently are asked again (conditionally) for corrections
 REFEED_PROGRESS_INTERVAL = 2.0  # seconds between progress lines on stderr; 0 switches them off
-# processes extracting articles beside the reactor; 0: on the reactor thread. Measured on 2 shared cores
-# (bench/crawl.py --inline), one worker was slower and took 250 MB more than none: off until a machine shows a gain.
-REFEED_EXTRACT_WORKERS = 0
+# Extraction and the pipeline in one child process beside the reactor (crawler/pageworker.py), on machines with
+# a core to spare; REFEED_PAGE_WORKER=0 keeps them in the crawler's process.
+REFEED_PAGE_WORKER = os.environ.get("REFEED_PAGE_WORKER", "1" if (os.cpu_count() or 1) > 1 else "0") not in ("0", "false", "no", "")
 REFEED_REDIS_URL = ""  # set (crawl.redis_url): distributed mode, see crawler/addons.py
 REFEED_REDIS_PREFIX = "refeed"  # crawl.redis_prefix: every Redis key starts with it
 

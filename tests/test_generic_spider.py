@@ -114,3 +114,26 @@ def test_selectors_override_fields_with_any_spider(tmp_path, sample_site):
     assert article["authors"] == ["Anna Schmidt", "Peter Meier"]
     assert article["image"] == "https://beispielbote.example/bilder/radweg-gross.jpg"  # not og:image
     assert article["image_caption"] == "Der neue Radweg soll am Ufer entlang führen."
+
+
+def last_run(workdir) -> dict:
+    status = run_cli("status", "--json", cwd=workdir)
+    assert status.code == 0, status.stderr
+    (run,) = json.loads(status.stdout)["sources"]
+    return run
+
+
+def test_second_run_over_an_unchanged_site_sees_every_article_again(tmp_path, small_site, small_server):
+    source_config(tmp_path, generic_source(small_server.url))  # no `articles` regexes: the first run asks articles as listings
+    first = run_cli("once", cwd=tmp_path)
+    assert first.code == 0, first.stderr[-3000:]
+    assert len(exported(tmp_path)) == len(small_site.stories())
+    found = last_run(tmp_path)["seen"]
+
+    small_server.requests.clear()
+    second = run_cli("once", cwd=tmp_path)
+    assert second.code == 0, second.stderr[-3000:]
+    run = last_run(tmp_path)
+    assert run["outcome"] == "ok", run["message"]
+    assert (run["new"], run["seen"]) == (0, found)  # every article counted again, as known or unchanged, once
+    assert {status for _, _, status in small_server.requests} == {304}

@@ -16,7 +16,7 @@ from crawler.config import SourceConfig
 from crawler.extract import Extracted, Page, extract_body, render_blocks, selected_fields
 from crawler.items import Article
 from crawler.store import Batch, Store, utcnow
-from crawler.workers import Workers, in_worker
+from crawler.pageworker import PageWorker, in_worker
 
 __all__ = ["ArticleSpider"]
 
@@ -46,23 +46,26 @@ class ArticleSpider(scrapy.Spider):
         self.seen: set[str] = set()  # canonical article URLs requested this run
         self.batch: Batch | None = None  # the crawl's store connection, shared with the pipeline
         self.recheck = timedelta(hours=48)
-        self.workers = Workers(0)  # extraction in this process, unless from_crawler gives the crawl's pool
+        self.pages: PageWorker | None = None  # extraction and the item pipeline, in the page worker (from_crawler)
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.recheck = timedelta(hours=crawler.settings.getfloat("REFEED_RECHECK_HOURS", 48))
         if crawler.settings.get("REFEED_STORE_URL"):
             spider.batch = Batch.for_crawler(crawler)
-            crawler.signals.connect(spider._close_batch, signal=scrapy.signals.spider_closed)
-        spider.recheck = timedelta(hours=crawler.settings.getfloat("REFEED_RECHECK_HOURS", 48))
-        spider.workers = Workers.acquire(crawler.settings.getint("REFEED_EXTRACT_WORKERS", 0))
-        crawler.signals.connect(spider._release_workers, signal=scrapy.signals.spider_closed)
+            spider.pages = PageWorker.acquire(crawler, spider.batch)
+            crawler.signals.connect(spider._opened, signal=scrapy.signals.spider_opened)
+            crawler.signals.connect(spider._closed, signal=scrapy.signals.spider_closed)
         return spider
 
-    def _release_workers(self, spider):
-        self.workers.release()
+    def _opened(self, spider):
+        self.pages.start()
 
-    def _close_batch(self, spider):
+    async def _closed(self, spider):
+        from scrapy.utils.defer import maybe_deferred_to_future
+
+        await maybe_deferred_to_future(self.pages.release())  # the crawl ends once the worker has committed
         self.batch.close()
 
     async def start(self):
@@ -133,15 +136,8 @@ class ArticleSpider(scrapy.Spider):
                 yield self.article_request(url, conditional=bool(recent))
 
     def _remember(self, response: Response, key: str, links: list) -> None:
-        if self.batch is None:
-            return
-        etag = response.headers.get("ETag")
-        modified = response.headers.get("Last-Modified")
-        if etag or modified or links:
-            Store.remember_validators(
-                self.batch.conn, key, etag.decode("latin-1") if etag else None, modified.decode("latin-1") if modified else None, links
-            )
-            self.batch.wrote()
+        if self.pages is not None:
+            self.pages.remember(*_validators(response, key, links))
 
     def _bot_wall(self, response: Response, title: str | None = None) -> bool:
         """A challenge page answered with 200 (Cloudflare's "Just a moment...", a CAPTCHA) is no article."""
@@ -167,22 +163,21 @@ class ArticleSpider(scrapy.Spider):
             logger.info("skipped %s: not a text page (%s)", response.url, response.headers.get("Content-Type", b"?").decode("latin-1"))
             self.crawler.stats.inc_value("refeed/skipped")
             return
-        # The page is parsed and extracted once, in a worker process: the reactor goes on downloading meanwhile.
+        await self.store_page(response)
+        return
+        yield  # an async generator: items are stored by the page worker, not yielded to Scrapy
+
+    async def store_page(self, response: Response) -> None:
+        """An article page parsed once, extracted and stored in the page worker; the reactor downloads meanwhile."""
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
-        level = logging.getLogger("crawler").getEffectiveLevel()
-        wall, article, records = await self.workers.run(
-            extract_article, type(self), self.source, self.worker_state(response.url), response.url, response.body, content_type, level
-        )
-        for record in records:  # the worker's log lines, as if logged here
+        remember = _validators(response, response.meta.get("refeed_key", response.url), [])
+        result = await self.pages.article(type(self), self.source, self.worker_state(response.url), response.url, response.body, content_type, remember)
+        for record in result["records"]:  # the worker's log lines, as if logged here
             if logging.getLogger(record.name).isEnabledFor(record.levelno):
                 logging.getLogger(record.name).handle(record)
-        if self._bot_wall(response, wall):
-            return
-        self._remember(response, response.meta.get("refeed_key", response.url), [])
-        if article is None:
-            self.crawler.stats.inc_value("refeed/skipped")
-            return
-        yield article
+        for key, count in result["stats"].items():
+            self.crawler.stats.inc_value(key, count)
+        self._bot_wall(response, result["wall"])
 
     def worker_state(self, url: str) -> dict:
         """Attributes the form needs from the walk for this page (set on the worker's copy of the spider)."""
@@ -262,6 +257,13 @@ class ArticleSpider(scrapy.Spider):
 
     def image_caption(self, page: Page) -> str | None:
         return page.image_caption()
+
+
+def _validators(response: Response, key: str, links: list) -> tuple:
+    """(key, ETag, Last-Modified, links) of a page, for its next conditional request."""
+    etag = response.headers.get("ETag")
+    modified = response.headers.get("Last-Modified")
+    return key, etag.decode("latin-1") if etag else None, modified.decode("latin-1") if modified else None, links
 
 
 def _escape(text: str) -> str:

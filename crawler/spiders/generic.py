@@ -50,15 +50,45 @@ class GenericSpider(ArticleSpider):
         super().begin_round()
         self.queued = {canonicalize(u) for u in self.start_urls}
 
-    def parse_listing(self, response: Response):
+    async def parse_listing(self, response: Response):
+        if not self.articles and response.status == 304:
+            for request in self._unchanged_page(response):
+                yield request
+            return
         if not self.articles and response.status == 200 and isinstance(response, scrapy.http.TextResponse):
-            page = Page.from_response(response)
-            if looks_like_article(page):
-                article = self.article(page, page.html)
-                if article is not None:
-                    self.crawler.stats.inc_value("refeed/articles_by_content")
-                    yield article
-        yield from super().parse_listing(response)
+            if looks_like_article(Page.from_response(response)):
+                self.crawler.stats.inc_value("refeed/articles_by_content")
+                await self.store_page(response)  # extracted and stored by the page worker, as from parse_article
+        for request in super().parse_listing(response):
+            yield request
+
+    def _unchanged_page(self, response: Response):
+        """A page answered 304: its remembered links sorted again by the store, which knows the articles found since.
+
+        A page's links were sorted when it was last fetched, often before the articles it links to were stored:
+        the links remembered as listings include articles. Asked as listings they would answer 304 uncounted
+        (and their requests as articles would be dropped as duplicates), so a re-run would see no article.
+        """
+        key = response.meta.get("refeed_key", response.url)
+        remembered = Store.validators_for(self.batch.conn, key)
+        links = remembered.links if remembered else []
+        known = self._known([key, *(url for _, url in links)])
+        if key in known:  # an article asked as a listing: its link was not stored yet when it was followed
+            self.crawler.stats.inc_value("refeed/unchanged")
+        else:
+            self.crawler.stats.inc_value("refeed/listings")
+            self.crawler.stats.inc_value("refeed/listings_unchanged")
+        articles = [url for kind, url in links if kind == "a" or url in known]
+        listings = [url for kind, url in links if kind != "a" and url not in known and url not in self.queued and url not in self.seen]
+        self.queued.update(listings)
+        yield from self.follow_articles(articles)
+        for url in listings:
+            if self._budget_left():
+                yield self.listing_request(url)
+
+    def follow_articles(self, urls: list[str]):
+        """As for any spider, but not the pages already asked as listings this run: those count themselves."""
+        return super().follow_articles([u for u in urls if u not in self.queued])
 
     # -- which links are which
 

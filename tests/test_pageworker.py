@@ -1,0 +1,106 @@
+"""The page worker: article pages extracted and stored in a child process give what one process gives; a worker
+that dies mid-crawl costs nothing but a warning; a crawler killed outright leaves no worker behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import ROOT, run_cli, write_config
+
+
+def _stories(workdir: Path) -> list[tuple]:
+    with sqlite3.connect(workdir / "data" / "refeed.sqlite3") as db:
+        return db.execute("SELECT id, url, title, content_text, publishers, topics FROM stories ORDER BY id").fetchall()
+
+
+def _urls(workdir: Path) -> list[tuple]:
+    with sqlite3.connect(workdir / "data" / "refeed.sqlite3") as db:
+        return db.execute("SELECT url, story_id FROM story_urls ORDER BY url").fetchall()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State:"))
+    except (OSError, StopIteration):
+        return False
+    return "Z" not in state.split()[1]
+
+
+def _article_requests(server) -> int:
+    return sum(1 for _method, path, _status in list(server.requests) if path.endswith(".html") and "/archive/" not in path)
+
+
+def _wait_for(condition, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_crawl_with_and_without_the_page_worker_stores_the_same_stories(tmp_path, small_server):
+    results = {}
+    for mode in ("1", "0"):
+        workdir = tmp_path / f"worker-{mode}"
+        workdir.mkdir()
+        write_config(workdir, small_server.url)
+        result = run_cli("once", cwd=workdir, env={"REFEED_PAGE_WORKER": mode})
+        assert result.code == 0, result.stderr[-2000:]
+        results[mode] = (_stories(workdir), _urls(workdir))
+    assert len(results["1"][0]) == 80
+    assert results["1"] == results["0"]
+
+
+@contextlib.contextmanager
+def _crawl_with_worker(tmp_path: Path, site):
+    """A `once` under way in the background (its output in tmp_path/log): (server, crawl, the page worker's pid)."""
+    from crawler.demo.server import SampleSiteServer
+
+    with SampleSiteServer(site, delay=0.02) as server:
+        write_config(tmp_path, server.url)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "REFEED_PAGE_WORKER": "1"}
+        with open(tmp_path / "log", "wb") as log:
+            crawl = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "once"], cwd=tmp_path, env=env, stdout=log, stderr=log)
+        try:
+            _wait_for(lambda: _children(crawl.pid) or crawl.poll() is not None, "the page worker")
+            yield server, crawl, _children(crawl.pid)[0]
+        finally:
+            if crawl.poll() is None:
+                crawl.kill()
+                crawl.wait()
+
+
+def test_a_page_worker_that_dies_mid_crawl_is_replaced_by_the_crawlers_own_process(tmp_path, small_site):
+    with _crawl_with_worker(tmp_path, small_site) as (server, crawl, worker):
+        _wait_for(lambda: _article_requests(server) >= 20 or crawl.poll() is not None, "the first article pages")
+        os.kill(worker, signal.SIGKILL)
+        assert crawl.wait(120) == 0, (tmp_path / "log").read_text()
+        log = (tmp_path / "log").read_text()
+        assert "page worker failed" in log and "crawler's own process" in log
+        # What the dead worker had not committed is fetched again by the next run; after it, every story is stored.
+        again = run_cli("once", cwd=tmp_path)
+        assert again.code == 0, again.stderr[-2000:]
+    assert len(_stories(tmp_path)) == 80
+
+
+def test_a_crawler_killed_outright_leaves_no_page_worker_behind(tmp_path, small_site):
+    with _crawl_with_worker(tmp_path, small_site) as (server, crawl, worker):
+        _wait_for(lambda: len(server.requests) >= 30 or crawl.poll() is not None, "the crawl under way")
+        crawl.send_signal(signal.SIGKILL)
+        crawl.wait()
+        _wait_for(lambda: not _alive(worker), "the orphaned page worker to exit", timeout=30)
+    with sqlite3.connect(tmp_path / "data" / "refeed.sqlite3") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
