@@ -48,7 +48,7 @@ def once(articles: int) -> dict:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the summed RSS of a process and its descendants (extraction workers) every 0.1 s, from /proc."""
+    """Samples the summed RSS of a process and its descendants (the page worker) every 0.1 s, from /proc."""
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)

@@ -7,8 +7,11 @@ import hashlib
 import re
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "Match",
@@ -53,17 +56,20 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np  # here, not at the top: the crawler's own process reads the store but never signs (24 MB)
+
     gen = np.random.RandomState(seed)
     a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)  # odd: a bijection
     b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
     return a, b
 
 
-_PERM_A, _PERM_B = _permutations(NUM_PERM, _SEED)
-
-
-def minhash(values, a: np.ndarray = _PERM_A, b: np.ndarray = _PERM_B) -> np.ndarray:
+def minhash(values, a: np.ndarray | None = None, b: np.ndarray | None = None) -> np.ndarray:
     """The uint32 MinHash values of a set of byte strings (all 2**32 - 1 for none), as datasketch's MinHash gives them."""
+    import numpy as np
+
+    if a is None or b is None:
+        a, b = _default_permutations()
     sha1 = hashlib.sha1
     digests = b"".join([sha1(value).digest()[:4] for value in values])  # datasketch's sha1_hash32, little-endian
     if not digests:
@@ -75,6 +81,11 @@ def minhash(values, a: np.ndarray = _PERM_A, b: np.ndarray = _PERM_B) -> np.ndar
     h *= np.uint32(0xC2B2AE35)
     h ^= h >> np.uint32(16)
     return (h[:, None] * a + b).min(axis=0)
+
+
+@functools.cache
+def _default_permutations() -> tuple[np.ndarray, np.ndarray]:
+    return _permutations(NUM_PERM, _SEED)
 
 
 def tokens(text: str) -> list[str]:
@@ -103,6 +114,8 @@ class NearSignature:
 
     @functools.cached_property  # Deduplicate looks the bands up, Store writes them: hashed once
     def _bands(self) -> tuple[int, ...]:
+        import numpy as np
+
         raw, size = self.hashvalues.astype(np.uint64).tobytes(), 8 * ROWS
         blake2b = hashlib.blake2b
         return tuple(struct.unpack(">q", blake2b(raw[i:i + size], digest_size=8).digest())[0] for i in range(0, BANDS * size, size))
@@ -112,9 +125,13 @@ class NearSignature:
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> NearSignature:
+        import numpy as np
+
         return cls(np.frombuffer(blob, dtype="<u4").astype(np.uint64))
 
     def similarity(self, other: NearSignature) -> float:
+        import numpy as np
+
         return float(np.count_nonzero(self.hashvalues == other.hashvalues)) / NUM_PERM
 
 
@@ -136,6 +153,8 @@ def near_signature(text: str) -> NearSignature | None:
     words = tokens(text)
     if len(words) < MIN_TOKENS:
         return None
+    import numpy as np
+
     # MinHash values are < 2**32; kept as uint32 on disk.
     return NearSignature(minhash(s.encode("utf-8") for s in _shingled(text or "")[1]).astype(np.uint64))
 

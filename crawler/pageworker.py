@@ -144,9 +144,13 @@ class PageWorker:
 
     _shared: PageWorker | None = None
 
-    def __init__(self, settings: Settings, batch):
+    def __init__(self, settings: Settings):
+        from twisted.internet.defer import DeferredSemaphore
+
         self.settings = settings
-        self.batch = batch  # the crawler's own: reads only, unless the work comes back here
+        # Pages queued for the worker, at most: when it is the slower, the pages wait in Scrapy, which then stops
+        # downloading (its scraper's active-size limit), instead of piling up in the pipe's buffer.
+        self._queue = DeferredSemaphore(settings.getint("REFEED_PAGE_WORKER_QUEUE", 16))
         self.child = settings.getbool("REFEED_PAGE_WORKER")
         self.users = 0
         self._pages: Pages | None = None
@@ -154,9 +158,9 @@ class PageWorker:
         self._ended = None
 
     @classmethod
-    def acquire(cls, crawler, batch) -> PageWorker:
+    def acquire(cls, crawler) -> PageWorker:
         if cls._shared is None:
-            cls._shared = cls(crawler.settings, batch)
+            cls._shared = cls(crawler.settings)
         cls._shared.users += 1
         return cls._shared
 
@@ -173,10 +177,13 @@ class PageWorker:
                 self._spawn()
             from scrapy.utils.defer import maybe_deferred_to_future
 
+            await maybe_deferred_to_future(self._queue.acquire())
             try:
                 return await maybe_deferred_to_future(self._protocol.call("article", args))
             except _WorkerDied as exc:
                 self._fall_back(exc)
+            finally:
+                self._queue.release()
         return self._inline().article(*args)
 
     def remember(self, key: str, etag: str | None, modified: str | None, links: list) -> None:
@@ -197,6 +204,8 @@ class PageWorker:
             return defer.succeed(None)
         if PageWorker._shared is self:
             PageWorker._shared = None
+        if self._pages is not None:
+            self._pages.batch.close()
         if self._protocol is not None and self._protocol.alive:
             self._protocol.send("close", ())
             self._protocol.closing = True
@@ -214,14 +223,21 @@ class PageWorker:
 
     def _inline(self) -> Pages:
         if self._pages is None:
-            self._pages = Pages(self.settings, self.batch)
-            self.batch.start()  # commits after REFEED_BATCH_SECONDS when idle
+            self._pages = Pages(self.settings, _batch(self.settings))
+            self._pages.batch.start()  # commits after REFEED_BATCH_SECONDS when idle
         return self._pages
 
     def _fall_back(self, exc: Exception) -> None:
         if self.child:
             logger.warning("page worker failed (%s): extracting and storing in the crawler's own process from now on", exc)
             self.child = False
+
+
+def _batch(settings: Settings):
+    """The store connection the pipeline writes through (the spiders' own only read)."""
+    from crawler.store import Batch, Store
+
+    return Batch(Store(settings["REFEED_STORE_URL"]), settings.getint("REFEED_BATCH_ITEMS"), settings.getfloat("REFEED_BATCH_SECONDS"))
 
 
 class _WorkerDied(Exception):
@@ -352,14 +368,12 @@ def main() -> None:
         signal.signal(sig, signal.SIG_IGN)
     pipe = _Pipe(0, os.dup(1))
     os.dup2(2, 1)  # a stray print must not corrupt the pipe
-    from crawler.store import Batch, Store
-
     frame = pipe.read()
     if frame is None:
         return
     _op, _job, (values,) = frame
     settings = Settings(values)
-    batch = Batch(Store(settings["REFEED_STORE_URL"]), settings.getint("REFEED_BATCH_ITEMS"), settings.getfloat("REFEED_BATCH_SECONDS"))
+    batch = _batch(settings)
     pages = Pages(settings, batch)
     try:
         while True:

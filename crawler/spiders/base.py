@@ -44,7 +44,7 @@ class ArticleSpider(scrapy.Spider):
         self.hosts = {urlsplit(u).hostname for u in source.start_urls}
         self.scheduled = 0  # pages requested this run, listings and articles
         self.seen: set[str] = set()  # canonical article URLs requested this run
-        self.batch: Batch | None = None  # the crawl's store connection, shared with the pipeline
+        self.batch: Batch | None = None  # the crawl's store connection, for reads (the page worker writes)
         self.recheck = timedelta(hours=48)
         self.pages: PageWorker | None = None  # extraction and the item pipeline, in the page worker (from_crawler)
 
@@ -54,7 +54,7 @@ class ArticleSpider(scrapy.Spider):
         spider.recheck = timedelta(hours=crawler.settings.getfloat("REFEED_RECHECK_HOURS", 48))
         if crawler.settings.get("REFEED_STORE_URL"):
             spider.batch = Batch.for_crawler(crawler)
-            spider.pages = PageWorker.acquire(crawler, spider.batch)
+            spider.pages = PageWorker.acquire(crawler)
             crawler.signals.connect(spider._opened, signal=scrapy.signals.spider_opened)
             crawler.signals.connect(spider._closed, signal=scrapy.signals.spider_closed)
         return spider
