@@ -37,6 +37,7 @@ __all__ = [
     "image_type",
     "no_referrer",
     "remove_temp_files",
+    "render",
     "render_atom",
     "render_rss",
     "write_if_changed",
@@ -226,31 +227,32 @@ def _as_html(text: str) -> str:
     return escape(text, quote=False)
 
 
-def _generator(
+def render(
     feed: Feed,
+    fmt: str,
     *,
-    feed_id: str,
-    self_url: str,
+    base_url: str,
     home_url: str,
     subtitle: str,
     site_title: str,
-    base_url: str,
-    suffix: str,
     hub: str | None = None,
     icon: str | None = None,
-) -> FeedGenerator:
+) -> bytes:
+    """Atom 1.0 (``fmt="atom"``) or RSS 2.0 (``fmt="rss"``) bytes for ``feed`` (prepared entries, newest first)."""
+    if fmt not in ("atom", "rss"):
+        raise ValueError(f"feed format {fmt!r}: render writes atom or rss (JSON Feed: feeds.jsonfeed.render_json_feed)")
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
     fg.load_extension("media", atom=True, rss=True)
     fg.register_extension("refeed", _FeedExtras, _EntryExtras, atom=True, rss=True)
     fg.refeed.hub = hub
-    fg.id(feed_id)
+    fg.id(urljoin(base_url, f"{feed.slug}.atom"))  # the feed's id in both formats
     fg.title(xml_safe(feed.title))
     fg.subtitle(xml_safe(subtitle))
     fg.author({"name": xml_safe(site_title) or GENERATOR})
-    fg.link(href=self_url, rel="self")
+    fg.link(href=urljoin(base_url, f"{feed.slug}.{fmt}"), rel="self")
     if hub:
-        fg.link(href=hub, rel="hub")  # Atom; RSS gets it from _RSSHub
+        fg.link(href=hub, rel="hub")  # Atom; RSS gets it from _FeedExtras
     fg.link(href=home_url, rel="alternate")  # last link: feedgen uses it as the RSS <link>
     if icon:
         fg.icon(icon)
@@ -276,68 +278,33 @@ def _generator(
         if entry["categories"]:
             fe.category([{"term": term} for term in entry["categories"]])
         if entry["summary"]:
-            fe.summary(_as_html(entry["summary"]) if suffix == "rss" else entry["summary"])
+            fe.summary(_as_html(entry["summary"]) if fmt == "rss" else entry["summary"])
         if entry["content_html"]:
             fe.content(entry["content_html"], type="html")
         elif not entry["summary"]:
             text = entry["content_text"] or entry["title"]
-            fe.summary(_as_html(text) if suffix == "rss" else text)
+            fe.summary(_as_html(text) if fmt == "rss" else text)
         if entry["image"]:
             kind = image_type(entry["image"])
-            if suffix == "rss":
+            if fmt == "rss":
                 fe.enclosure(url=entry["image"], length="0", type=kind)  # RSS requires a length; unknown → 0
             else:
                 fe.refeed.enclosure = (entry["image"], kind)
             fe.media.content({"url": entry["image"], "type": kind, "medium": "image"}, group=None)
         if entry["publishers"]:
             name, slug = entry["publishers"][0]  # one source per entry (Atom allows only one)
-            fe.source(url=urljoin(base_url, f"{slug}.{suffix}"), title=name)
-    return fg
+            fe.source(url=urljoin(base_url, f"{slug}.{fmt}"), title=name)
+    return fg.atom_str(pretty=True) if fmt == "atom" else fg.rss_str(pretty=True)
 
 
-def render_atom(
-    feed: Feed,
-    *,
-    base_url: str,
-    home_url: str,
-    subtitle: str,
-    site_title: str,
-    hub: str | None = None,
-    icon: str | None = None,
-) -> bytes:
-    """Atom 1.0 bytes for ``feed`` (prepared entries, newest first)."""
-    url = urljoin(base_url, f"{feed.slug}.atom")
-    fg = _generator(
-        feed, feed_id=url, self_url=url, home_url=home_url, subtitle=subtitle, site_title=site_title,
-        base_url=base_url, suffix="atom", hub=hub, icon=icon,
-    )
-    return fg.atom_str(pretty=True)
+def render_atom(feed: Feed, **options) -> bytes:
+    """Atom 1.0 bytes for ``feed``: ``render(feed, "atom", **options)``."""
+    return render(feed, "atom", **options)
 
 
-def render_rss(
-    feed: Feed,
-    *,
-    base_url: str,
-    home_url: str,
-    subtitle: str,
-    site_title: str,
-    hub: str | None = None,
-    icon: str | None = None,
-) -> bytes:
-    """RSS 2.0 bytes for ``feed`` (prepared entries, newest first)."""
-    fg = _generator(
-        feed,
-        feed_id=urljoin(base_url, f"{feed.slug}.atom"),
-        self_url=urljoin(base_url, f"{feed.slug}.rss"),
-        home_url=home_url,
-        subtitle=subtitle,
-        site_title=site_title,
-        base_url=base_url,
-        suffix="rss",
-        hub=hub,
-        icon=icon,
-    )
-    return fg.rss_str(pretty=True)
+def render_rss(feed: Feed, **options) -> bytes:
+    """RSS 2.0 bytes for ``feed``: ``render(feed, "rss", **options)``."""
+    return render(feed, "rss", **options)
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
@@ -563,10 +530,8 @@ def build_feeds(
             suffix, mime = FORMATS[fmt]
             name = f"{feed.slug}.{suffix}"
             url = urljoin(base_url, name)
-            if fmt == "atom":
-                data = render_atom(feed, **common)
-            elif fmt == "rss":
-                data = render_rss(feed, **common)
+            if fmt in ("atom", "rss"):
+                data = render(feed, fmt, **common)
             else:
                 data = render_json_feed(
                     feed,
