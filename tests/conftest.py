@@ -36,6 +36,23 @@ def write_config(directory: Path, site_url: str, extra: str = "", max_entries: i
     """A refeed.toml for the sample site, storing into `directory`."""
     source = {"schedule": "every 30m", "max_pages": 2000, **source}
     options = "\n".join(f"{k} = {_toml(v)}" for k, v in source.items())
+    sources = f'''
+[[source]]
+name = "limitedtimes"
+spider = "limitedtimes"
+start_urls = ["{site_url}"]
+{options}
+
+[[topic]]
+name = "kazakhstan"
+title = "Kazakhstan"
+keywords = ["Kazakhstan", "Almaty"]
+'''
+    return source_config(directory, sources, extra, max_entries=max_entries)
+
+
+def source_config(directory: Path, sources: str, extra: str = "", *, max_entries: int = 1000, obey_robots: bool = True) -> Path:
+    """A refeed.toml with the given [[source]] blocks (and `extra` after them), storing into `directory`."""
     text = f'''
 [store]
 url = "sqlite:///data/refeed.sqlite3"
@@ -47,17 +64,9 @@ max_entries = {max_entries}
 
 [crawl]
 concurrency = 8
+obey_robots = {_toml(obey_robots)}
 
-[[source]]
-name = "limitedtimes"
-spider = "limitedtimes"
-start_urls = ["{site_url}"]
-{options}
-
-[[topic]]
-name = "kazakhstan"
-title = "Kazakhstan"
-keywords = ["Kazakhstan", "Almaty"]
+{sources}
 {extra}
 '''
     path = directory / "refeed.toml"

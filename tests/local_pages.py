@@ -53,25 +53,3 @@ def page(name: str) -> bytes:
     """A hand-written fixture page from tests/data/pages/."""
     return (PAGES / name).read_bytes()
 
-
-def source_config(directory: Path, sources: str, extra: str = "") -> Path:
-    """A refeed.toml with the given [[source]] blocks, storing into `directory`."""
-    text = f'''
-[store]
-url = "sqlite:///data/refeed.sqlite3"
-
-[output]
-dir = "public"
-base_url = "http://feeds.example.test/"
-max_entries = 1000
-
-[crawl]
-concurrency = 8
-obey_robots = false
-
-{sources}
-{extra}
-'''
-    path = directory / "refeed.toml"
-    path.write_text(text, encoding="utf-8")
-    return path

@@ -8,8 +8,8 @@ from html import escape
 
 import pytest
 
-from conftest import run_cli
-from local_pages import PageServer, source_config
+from conftest import run_cli, source_config
+from local_pages import PageServer
 
 
 def rss(base: str, stories) -> bytes:
@@ -35,7 +35,7 @@ def test_truncated_feed_yields_full_articles(tmp_path, sample_site, site_server,
     stories = sample_site.stories()[10:16]
     body = (rss if kind == "rss" else atom)(site_server.base, stories)
     with PageServer({"/feed.xml": (content_type, body)}) as feeds:
-        source_config(tmp_path, f'[[source]]\nname = "wire"\nspider = "feed"\nstart_urls = ["{feeds.url}feed.xml"]\n')
+        source_config(tmp_path, f'[[source]]\nname = "wire"\nspider = "feed"\nstart_urls = ["{feeds.url}feed.xml"]\n', obey_robots=False)
         result = run_cli("once", cwd=tmp_path)
         assert result.code == 0, result.stderr[-3000:]
     export = run_cli("export", cwd=tmp_path)

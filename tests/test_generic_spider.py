@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import run_cli
-from local_pages import PageServer, page, source_config
+from conftest import run_cli, source_config
+from local_pages import PageServer, page
 
 ARTICLE_PATH = re.compile(r"\d{4}-\d{2}-\d{2}-.+\.html")
 
@@ -23,7 +23,7 @@ def exported(workdir) -> list[dict]:
 
 
 def test_generic_source_over_the_sample_site_finds_the_same_articles(tmp_path, sample_site, site_server):
-    source_config(tmp_path, generic_source(site_server.url))  # no site knowledge: no regexes, no selectors
+    source_config(tmp_path, generic_source(site_server.url), obey_robots=False)  # no site knowledge: no regexes, no selectors
     first = run_cli("once", cwd=tmp_path)
     assert first.code == 0, first.stderr[-3000:]
     articles = {a["url"]: a for a in exported(tmp_path)}
@@ -47,7 +47,7 @@ def test_generic_source_over_the_sample_site_finds_the_same_articles(tmp_path, s
 
 
 def test_articles_and_follow_regexes_limit_the_crawl(tmp_path, sample_site, site_server):
-    source_config(tmp_path, generic_source(site_server.url, follow=["^/tech/"], articles=[r"^/tech/\d{4}-\d{2}-\d{2}-"]))
+    source_config(tmp_path, generic_source(site_server.url, follow=["^/tech/"], articles=[r"^/tech/\d{4}-\d{2}-\d{2}-"]), obey_robots=False)
     result = run_cli("once", cwd=tmp_path)
     assert result.code == 0, result.stderr[-3000:]
     paths = [path for _, path, _ in site_server.requests]
@@ -73,7 +73,7 @@ def test_non_article_pages_yield_nothing(tmp_path):
             "/2022/01/08/radweg.html": ("text/html; charset=utf-8", page("de_article.html")),
         }
     ) as server:
-        source_config(tmp_path, generic_source(server.url, name="local"))
+        source_config(tmp_path, generic_source(server.url, name="local"), obey_robots=False)
         result = run_cli("once", cwd=tmp_path)
         assert result.code == 0, result.stderr[-3000:]
         assert "/find?q=path" in server.requests and "/2022/01/08/pictures.html" in server.requests
@@ -94,7 +94,7 @@ def test_selectors_override_fields_with_any_spider(tmp_path, sample_site):
         '[source.selectors]\nbody = "//div[@class=\'inhalt\']/h2 | //div[@class=\'inhalt\']/p[1]"\npublished = "span.date"\n'
         'authors = "p.byline"\nimage = "figure img"\nremove = [".credit", "h2"]\n'
     )
-    source_config(tmp_path, sources)
+    source_config(tmp_path, sources, obey_robots=False)
     lt = run_cli("extract", "--source", "lt", "story.html", cwd=tmp_path)
     assert lt.code == 0, lt.stderr
     (article,) = [json.loads(line) for line in lt.stdout.splitlines()]
@@ -124,7 +124,7 @@ def last_run(workdir) -> dict:
 
 
 def test_second_run_over_an_unchanged_site_sees_every_article_again(tmp_path, small_site, small_server):
-    source_config(tmp_path, generic_source(small_server.url))  # no `articles` regexes: the first run asks articles as listings
+    source_config(tmp_path, generic_source(small_server.url), obey_robots=False)  # no `articles` regexes: the first run asks articles as listings
     first = run_cli("once", cwd=tmp_path)
     assert first.code == 0, first.stderr[-3000:]
     assert len(exported(tmp_path)) == len(small_site.stories())

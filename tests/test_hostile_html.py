@@ -16,41 +16,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
-from scrapy.exceptions import DropItem
 
+from article_stages import article_from_page, row
 from crawler.config import SourceConfig
-from crawler.extract import Page, decode_html
+from crawler.extract import decode_html
 from crawler.items import Article
-from crawler.pipelines import CanonicalizePipeline, CleanPipeline, SanitizePipeline
+from crawler.pipelines import CleanPipeline
 from crawler.spiders.generic import GenericSpider
 from crawler.spiders.limitedtimes import LimitedTimesSpider
 from feeds.build import build_feeds
 
 BASE = "http://lt.test"
-STAGES = (CleanPipeline(), SanitizePipeline(), CanonicalizePipeline())
 SPIDERS = {
     "limitedtimes": LimitedTimesSpider(source=SourceConfig(name="lt", spider="limitedtimes", start_urls=(BASE + "/",))),
     "generic": GenericSpider(source=SourceConfig(name="gen", spider="generic", start_urls=(BASE + "/",))),
 }
-ROW_KEYS = ("url", "title", "summary", "content_html", "content_text", "image", "image_caption", "publisher", "authors",
-            "topics", "published", "updated", "language")
 
 
 def extract(html: str, url: str, spider: str = "limitedtimes") -> Article | None:
-    """The `extract` command's path, without a crawl: the spider's article form on a page, then the stages."""
-    article = SPIDERS[spider].article(Page.from_text(html, url), html)
-    if article is None:
-        return None
-    try:
-        for stage in STAGES:
-            article = stage.process_item(article)
-    except DropItem:
-        return None
-    return article
-
-
-def row(article: Article) -> dict:
-    return {**{key: getattr(article, key) for key in ROW_KEYS}, "id": article.url}
+    return article_from_page(SPIDERS[spider], html, url)
 
 
 def assert_feeds_valid(out: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -19,12 +20,11 @@ import feedparser
 import pytest
 from lxml import etree
 from lxml import html as lxml_html
-from scrapy.exceptions import DropItem
 
+from article_stages import article_from_page, row, through_stages
 from crawler.config import SourceConfig
-from crawler.extract import Page
 from crawler.items import Article
-from crawler.pipelines import CanonicalizePipeline, CleanPipeline, SanitizePipeline, sanitize_html
+from crawler.pipelines import sanitize_html
 from crawler.spiders.limitedtimes import LimitedTimesSpider
 from feeds.build import build_feeds
 from feeds.index import _SCRIPT as INDEX_SCRIPT
@@ -239,24 +239,15 @@ def feed_problems(out: Path) -> dict[str, list[str]]:
 
 # -- articles carrying the vectors
 
-STAGES = (CleanPipeline(), SanitizePipeline(), CanonicalizePipeline())
 SPIDER = LimitedTimesSpider(source=SourceConfig(name="limitedtimes", spider="limitedtimes", start_urls=("http://lt.test/",)))
 
 
-def through_stages(article: Article | None) -> dict | None:
+def vector_row(article: Article | None) -> dict | None:
+    """The feed row of an article that came through the stages, with an id that carries the start of its title."""
     if article is None:
         return None
-    try:
-        for stage in STAGES:
-            article = stage.process_item(article)
-    except DropItem:
-        return None
-    row = {key: getattr(article, key) for key in (
-        "url", "title", "summary", "content_html", "content_text", "image", "image_caption", "publisher",
-        "authors", "topics", "published", "updated", "language",
-    )}
-    row["id"] = f"{len(row['url'])}-{hash(row['url']) & 0xFFFFFFFF:x}-{row['title'][:20]}"
-    return row
+    url = article.url
+    return row(article, f"{len(url)}-{zlib.crc32(url.encode('utf-8')):x}-{article.title[:20]}")
 
 
 def page_with(page: str, vector: str, as_text: bool) -> str:
@@ -299,8 +290,8 @@ def built(tmp_path_factory, sample_site):
         url = f"{base}/{story.section}/{story.day}-xss-{index}.x{index:04x}.html"
         for as_text in (False, True):
             html = page_with(body.decode("utf-8"), vector, as_text).replace(story.path, url[len(base):])
-            rows.append(through_stages(SPIDER.article(Page.from_text(html, url), html)))
-        rows.append(through_stages(direct_article(index, vector)))
+            rows.append(vector_row(article_from_page(SPIDER, html, url)))
+        rows.append(vector_row(through_stages(direct_article(index, vector))))
     out = tmp_path_factory.mktemp("xss") / "public"
     build_feeds([r for r in rows if r], out, BASE, max_entries=len(rows))
     return {"out": out, "rows": rows}

@@ -1,0 +1,37 @@
+"""The `extract` command's path without a crawl: a spider's article form on a page, then Clean → Sanitize → Canonicalize."""
+
+from __future__ import annotations
+
+from scrapy.exceptions import DropItem
+
+from crawler.extract import Page
+from crawler.items import Article
+from crawler.pipelines import CanonicalizePipeline, CleanPipeline, SanitizePipeline
+
+__all__ = ["ROW_KEYS", "STAGES", "article_from_page", "row", "through_stages"]
+
+STAGES = (CleanPipeline(), SanitizePipeline(), CanonicalizePipeline())
+ROW_KEYS = ("url", "title", "summary", "content_html", "content_text", "image", "image_caption", "publisher", "authors",
+            "topics", "published", "updated", "language")
+
+
+def through_stages(article: Article | None) -> Article | None:
+    """The article as the real stages leave it, or None where there is none or a stage drops it."""
+    if article is None:
+        return None
+    try:
+        for stage in STAGES:
+            article = stage.process_item(article)
+    except DropItem:
+        return None
+    return article
+
+
+def article_from_page(spider, html: str, url: str) -> Article | None:
+    """What `spider` extracts from `html` at `url`, through the stages."""
+    return through_stages(spider.article(Page.from_text(html, url), html))
+
+
+def row(article: Article, entry_id: str | None = None) -> dict:
+    """The row a feed build takes for the article; its id is the URL unless given."""
+    return {**{key: getattr(article, key) for key in ROW_KEYS}, "id": article.url if entry_id is None else entry_id}
