@@ -71,18 +71,26 @@ class _Host:
 
 class Pages:
     """The work of one article page: extraction, then the item pipeline (`REFEED_PIPELINE`, Clean → … → Store),
-    on one store batch. Runs in the page worker, or in the crawler's process."""
+    on one store batch. Runs in the page worker, or in the crawler's process.
 
-    def __init__(self, settings: Settings, batch):
+    The stages before the first that needs the store (`needs_store`) are the page's preparation; without a
+    batch (the crawler's process helping a busy worker) only those are built and run (`prepare`)."""
+
+    def __init__(self, settings: Settings, batch=None):
         from crawler.spiders.base import extract_article  # the spiders import this module
 
         self.extract_article = extract_article
         self.batch = batch
         self.counts = Counts()
         host = _Host(settings, self.counts, batch)
-        self.stages = []
+        self.stages, self.prepared_by = [], 0
         for path in settings.getlist("REFEED_PIPELINE"):
             cls = load_object(path)
+            if getattr(cls, "needs_store", False):
+                if batch is None:
+                    break
+            elif len(self.stages) == self.prepared_by:
+                self.prepared_by += 1
             self.stages.append(cls.from_crawler(host) if hasattr(cls, "from_crawler") else cls())
 
     def article(self, spider_class, source, state: dict, url: str, body: bytes, content_type: str | None, remember, level: int) -> dict:
@@ -94,20 +102,45 @@ class Pages:
                 if item is None:
                     self.counts.inc_value("refeed/skipped")
                 else:
-                    self._pipeline(item)
+                    self._pipeline(item, self.stages)
         self.batch.commit_if_due()
         return {"wall": wall, "stats": self.counts.take(), "records": records}
 
-    def _pipeline(self, item) -> None:
+    def prepare(self, spider_class, source, state: dict, url: str, body: bytes, content_type: str | None, remember, level: int):
+        """(result as from `article`, the prepared item or None): extraction and the stages that need no store."""
+        wall, item, records = self.extract_article(spider_class, source, state, url, body, content_type, level)
+        if wall:
+            return {"wall": wall, "stats": self.counts.take(), "records": records}, None
+        if item is None:
+            self.counts.inc_value("refeed/skipped")
+        else:
+            item = self._pipeline(item, self.stages[:self.prepared_by], last=False)
+        return {"wall": "", "stats": self.counts.take(), "records": records}, item
+
+    def prepared(self, item, remember, level: int) -> dict:
+        """The rest of the pipeline for an item `prepare` gave (in the crawler's process)."""
+        records: list = []
+        if _worker:
+            logging.getLogger().setLevel(level)
+        with _captured(records):
+            self.remember(*(remember or ()))
+            self._pipeline(item, self.stages[self.prepared_by:])
+        self.batch.commit_if_due()
+        return {"wall": "", "stats": self.counts.take(), "records": records}
+
+    def _pipeline(self, item, stages, last: bool = True):
+        """The item through these stages: it, or None when one dropped it."""
         try:
-            for stage in self.stages:
+            for stage in stages:
                 item = stage.process_item(item)
         except DropItem as exc:
             self.counts.inc_value("item_dropped_count")
             self.counts.inc_value(f"item_dropped_reasons_count/{type(exc).__name__}")
             logger.debug("dropped %s: %s", getattr(item, "url", "?"), exc)
-        else:
+            return None
+        if last:
             self.counts.inc_value("item_scraped_count")
+        return item
 
     def remember(self, key: str | None = None, etag: str | None = None, modified: str | None = None, links: list | None = None) -> None:
         """A page's validators (and a listing's links), for the next run's conditional request."""
@@ -150,10 +183,12 @@ class PageWorker:
         self.settings = settings
         # Pages queued for the worker, at most: when it is the slower, the pages wait in Scrapy, which then stops
         # downloading (its scraper's active-size limit), instead of piling up in the pipe's buffer.
-        self._queue = DeferredSemaphore(settings.getint("REFEED_PAGE_WORKER_QUEUE", 16))
+        self._queue = DeferredSemaphore(max(1, settings.getint("REFEED_PAGE_WORKER_QUEUE", 16)))
+        self.helped = 0  # pages this process extracted itself while the worker was busy
         self.child = settings.getbool("REFEED_PAGE_WORKER")
         self.users = 0
         self._pages: Pages | None = None
+        self._prepare: Pages | None = None  # the stages before the store, for pages this process prepares
         self._protocol: _Protocol | None = None
         self._ended = None
 
@@ -172,21 +207,39 @@ class PageWorker:
     async def article(self, spider_class, source, state: dict, url: str, body: bytes, content_type: str | None, remember=None) -> dict:
         level = logging.getLogger("crawler").getEffectiveLevel()
         args = (spider_class, source, state, url, body, content_type, remember, level)
-        if self.child:
-            if self._protocol is None:
-                self._spawn()
-            from scrapy.utils.defer import maybe_deferred_to_future
+        if not self.child:
+            return self._inline().article(*args)
+        if self._protocol is None:
+            self._spawn()
+        from scrapy.utils.defer import maybe_deferred_to_future
 
-            await maybe_deferred_to_future(self._queue.acquire())
-            try:
-                return await maybe_deferred_to_future(self._protocol.call("article", args))
-            except _WorkerDied as exc:
-                self._fall_back(exc)
-            finally:
-                self._queue.release()
-        return self._inline().article(*args)
+        prepared, job = None, ("article", args)
+        if self._queue.tokens == 0 and self._protocol.alive:
+            # The worker has its hands full and this page would wait: this process, which then has time to
+            # spare, extracts and cleans it itself, and the worker only deduplicates and stores it.
+            prepared, item = self._preparer().prepare(*args)
+            self.helped += 1
+            if item is None:
+                if not prepared["wall"]:
+                    self.remember(*(remember or (None,) * 4))
+                return prepared
+            job = ("prepared", (item, remember, level))
+        await maybe_deferred_to_future(self._queue.acquire())
+        try:
+            result = await maybe_deferred_to_future(self._protocol.call(*job))
+        except _WorkerDied as exc:
+            self._fall_back(exc)
+            result = self._inline().article(*args) if prepared is None else self._inline().prepared(*job[1])
+        finally:
+            self._queue.release()
+        if prepared is not None:
+            for key, count in prepared["stats"].items():
+                result["stats"][key] = result["stats"].get(key, 0) + count
+        return result
 
-    def remember(self, key: str, etag: str | None, modified: str | None, links: list) -> None:
+    def remember(self, key: str | None, etag: str | None, modified: str | None, links: list | None) -> None:
+        if key is None:
+            return
         if self.child:
             if self._protocol is None:
                 self._spawn()
@@ -204,6 +257,8 @@ class PageWorker:
             return defer.succeed(None)
         if PageWorker._shared is self:
             PageWorker._shared = None
+        if self.helped:
+            logger.info("%d article pages extracted in the crawler's process while the page worker was busy", self.helped)
         if self._pages is not None:
             self._pages.batch.close()
         if self._protocol is not None and self._protocol.alive:
@@ -220,6 +275,11 @@ class PageWorker:
         reactor.spawnProcess(self._protocol, sys.executable, [sys.executable, "-c", code], env=os.environ.copy(), childFDs={0: "w", 1: "r", 2: 2})
         wanted = ("REFEED_PIPELINE", "REFEED_STORE_URL", "REFEED_BATCH_ITEMS", "REFEED_BATCH_SECONDS", "REFEED_MAX_ARTICLE_CHARS")
         self._protocol.send("init", ({name: self.settings[name] for name in wanted},))
+
+    def _preparer(self) -> Pages:
+        if self._prepare is None:
+            self._prepare = Pages(self.settings)
+        return self._prepare
 
     def _inline(self) -> Pages:
         if self._pages is None:

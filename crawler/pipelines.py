@@ -201,6 +201,8 @@ def content_hash(item: Article) -> str:
 class _BatchStage:
     """A stage that reads and writes through the crawl's shared Batch."""
 
+    needs_store = True  # the page worker runs it; the stages before it may run in the crawler's process
+
     def __init__(self, batch: Batch, stats):
         self.batch = batch
         self.stats = stats

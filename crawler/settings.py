@@ -61,6 +61,8 @@ REFEED_RECHECK_HOURS = 48.0  # stored articles first seen this recently are aske
 REFEED_PROGRESS_INTERVAL = 2.0  # seconds between progress lines on stderr; 0 switches them off
 # Extraction and the pipeline in one child process beside the reactor (crawler/pageworker.py), on machines with
 # a core to spare; REFEED_PAGE_WORKER=0 keeps them in the crawler's process.
+# Pages waiting for the page worker, at most; when all wait, the crawler's process extracts the next one itself.
+REFEED_PAGE_WORKER_QUEUE = int(os.environ.get("REFEED_PAGE_WORKER_QUEUE", "16"))
 REFEED_PAGE_WORKER = os.environ.get("REFEED_PAGE_WORKER", "1" if (os.cpu_count() or 1) > 1 else "0") not in ("0", "false", "no", "")
 REFEED_REDIS_URL = ""  # set (crawl.redis_url): distributed mode, see crawler/addons.py
 REFEED_REDIS_PREFIX = "refeed"  # crawl.redis_prefix: every Redis key starts with it

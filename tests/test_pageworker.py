@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -52,16 +53,22 @@ def _wait_for(condition, what: str, timeout: float = 60) -> None:
 
 
 def test_crawl_with_and_without_the_page_worker_stores_the_same_stories(tmp_path, small_server):
-    results = {}
-    for mode in ("1", "0"):
-        workdir = tmp_path / f"worker-{mode}"
+    """In one process, in the page worker, and with the crawler's process preparing pages whenever one waits
+    for the worker (a queue of one): the same stories, ids and URLs."""
+    modes = {"worker": {"REFEED_PAGE_WORKER": "1"}, "helped": {"REFEED_PAGE_WORKER": "1", "REFEED_PAGE_WORKER_QUEUE": "1"},
+             "inline": {"REFEED_PAGE_WORKER": "0"}}
+    results, logs = {}, {}
+    for mode, env in modes.items():
+        workdir = tmp_path / mode
         workdir.mkdir()
         write_config(workdir, small_server.url)
-        result = run_cli("once", cwd=workdir, env={"REFEED_PAGE_WORKER": mode})
+        result = run_cli("once", cwd=workdir, env=env)
         assert result.code == 0, result.stderr[-2000:]
-        results[mode] = (_stories(workdir), _urls(workdir))
-    assert len(results["1"][0]) == 80
-    assert results["1"] == results["0"]
+        results[mode], logs[mode] = (_stories(workdir), _urls(workdir)), result.stderr
+    assert len(results["worker"][0]) == 80
+    assert results["worker"] == results["inline"] == results["helped"]
+    helped = re.search(r"(\d+) article pages extracted in the crawler's process", logs["helped"])
+    assert helped and int(helped.group(1)) > 0, logs["helped"][-2000:]
 
 
 @contextlib.contextmanager
