@@ -350,9 +350,6 @@ class Worker:
         state = identity().sources.get(self.source, {})
         state["pages"] = self.crawler.stats.get_value("response_received_count", 0)
         if local_idle and scheduler.taken:
-            batch = getattr(self.crawler, "_refeed_batch", None)
-            if batch is not None and batch.pending:
-                batch.commit()  # what the round stored is visible before the round can end
             self._flush_stats()
             scheduler.server.hset(scheduler.keys.busy, identity().id, 0)
             scheduler.taken = 0

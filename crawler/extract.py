@@ -133,10 +133,25 @@ def parse_datetime(value, languages: list[str] | None = None, anywhere: bool = T
     """
     if not value or not isinstance(value, str):
         return None
-    return _parse_datetime(" ".join(value.split())[:80], tuple(languages or ()), anywhere)
+    text = " ".join(value.split())[:80]
+    known = tuple(code for code in languages or () if code in _dateparser_languages())
+    if languages and not known:  # a language dateparser does not know (`no`, `iw`, …): every one it knows
+        anywhere = True
+    if _ABSOLUTE.search(text):  # a full date means the same whenever it is read: worth remembering
+        return _parse_datetime_cached(text, known, anywhere)
+    return _parse_datetime(text, known, anywhere)  # "3 hours ago", "8 January": read against the clock
 
 
-@functools.lru_cache(maxsize=1024)  # datelines and bylines repeat from page to page
+_ABSOLUTE = re.compile(r"\b\d{4}\b|\d{4}年")
+
+
+@functools.cache
+def _dateparser_languages() -> frozenset[str]:
+    from dateparser.data.languages_info import language_order  # the codes dateparser.parse(languages=…) accepts
+
+    return frozenset(language_order)
+
+
 def _parse_datetime(text: str, languages: tuple[str, ...], anywhere: bool) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -159,6 +174,9 @@ def _parse_datetime(text: str, languages: tuple[str, ...], anywhere: bool) -> da
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+_parse_datetime_cached = functools.lru_cache(maxsize=1024)(_parse_datetime)  # datelines repeat from page to page
 
 
 def clean_title(title: str | None, site_names: list[str] = ()) -> str | None:

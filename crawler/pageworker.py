@@ -9,9 +9,11 @@ deduplication sees every story stored before, as it would in one process.
 
 The reactor talks to it over a pipe: length-prefixed pickles, a job in, a result (log records, stats to add,
 a bot-wall title) out. The worker commits its batch every `REFEED_BATCH_ITEMS` articles or
-`REFEED_BATCH_SECONDS`, when idle, and when the crawler closes it. It ignores SIGINT/SIGTERM (the crawler stops
-it when done) and exits at once, its open batch rolled back, when the crawler's end of the pipe closes without
-a word: a crawler killed outright leaves no worker behind, and a store as after a kill of a single process.
+`REFEED_BATCH_SECONDS`, when idle, and when the crawler closes it, and says which jobs a commit covers: the
+crawler keeps every job until then, and does again in its own process what a worker that died had not
+committed. It ignores SIGINT/SIGTERM (the crawler stops it when done) and exits at once, its open batch rolled
+back, when the crawler's end of the pipe closes or the crawler is gone: a crawler killed outright leaves no
+worker behind, and a store as after a kill of a single process.
 
 `REFEED_PAGE_WORKER = False` (or a one-core machine) does the same work in the crawler's process (`Pages`),
 as does a crawl whose worker died, after a warning.
@@ -193,32 +195,36 @@ class PageWorker:
         self._ended = None
 
     @classmethod
-    def acquire(cls, crawler) -> PageWorker:
+    def shared(cls, crawler) -> PageWorker:
         if cls._shared is None:
             cls._shared = cls(crawler.settings)
-        cls._shared.users += 1
         return cls._shared
 
-    def start(self) -> None:
-        """Start the child now (its imports overlap the first listings' downloads)."""
+    def acquire(self) -> None:
+        """A spider opened: start the child now (its imports overlap the first listings' downloads). Counted
+        here, not when the crawler is made, so that one that fails to open cannot keep the worker from closing."""
+        self.users += 1
         if self.child and self._protocol is None and self._pages is None:
             self._spawn()
 
-    async def article(self, spider_class, source, state: dict, url: str, body: bytes, content_type: str | None, remember=None) -> dict:
+    async def article(self, spider_class, source, state: dict, url: str, body: bytes, content_type: str | None, remember=None, stats=None) -> dict:
+        """{"wall": bot-wall title or "", "records": the worker's log records} of one article page; its stats go
+        to `stats` (the crawler's), as soon as it is stored, and out again if the worker dies before committing it."""
         level = logging.getLogger("crawler").getEffectiveLevel()
         args = (spider_class, source, state, url, body, content_type, remember, level)
-        if not self.child:
-            return self._inline().article(*args)
-        if self._protocol is None:
+        if self.child and self._protocol is None:
             self._spawn()
+        if not self.child:
+            return _counted(self._inline().article(*args), stats)
         from scrapy.utils.defer import maybe_deferred_to_future
 
-        prepared, job = None, ("article", args)
+        job = ("article", args)
         if self._queue.tokens == 0 and self._protocol.alive:
             # The worker has its hands full and this page would wait: this process, which then has time to
             # spare, extracts and cleans it itself, and the worker only deduplicates and stores it.
             prepared, item = self._preparer().prepare(*args)
             self.helped += 1
+            _counted(prepared, stats)
             if item is None:
                 if not prepared["wall"]:
                     self.remember(*(remember or (None,) * 4))
@@ -226,27 +232,28 @@ class PageWorker:
             job = ("prepared", (item, remember, level))
         await maybe_deferred_to_future(self._queue.acquire())
         try:
-            result = await maybe_deferred_to_future(self._protocol.call(*job))
+            return _counted(await maybe_deferred_to_future(self._protocol.call(*job, stats=stats)), stats)
         except _WorkerDied as exc:
             self._fall_back(exc)
-            result = self._inline().article(*args) if prepared is None else self._inline().prepared(*job[1])
+            return _counted(getattr(self._inline(), job[0])(*job[1]), stats)
         finally:
             self._queue.release()
-        if prepared is not None:
-            for key, count in prepared["stats"].items():
-                result["stats"][key] = result["stats"].get(key, 0) + count
-        return result
 
     def remember(self, key: str | None, etag: str | None, modified: str | None, links: list | None) -> None:
         if key is None:
             return
-        if self.child:
-            if self._protocol is None:
-                self._spawn()
-            if self._protocol.alive:
-                self._protocol.send("remember", (key, etag, modified, links))
-                return
+        if self.child and self._protocol is None:
+            self._spawn()
+        if self.child and self._protocol.alive:
+            self._protocol.call("remember", (key, etag, modified, links)).addErrback(self._remember_failed, key, etag, modified, links)
+            return
         self._inline().remember(key, etag, modified, links)
+
+    def _remember_failed(self, failure, *args) -> None:
+        if failure.check(_WorkerDied):
+            self._inline().remember(*args)  # the worker died before it: done here, after what it had answered
+        else:
+            logger.warning("page worker: could not remember the validators of %s: %s", args[0], failure.getErrorMessage()[-500:])
 
     def release(self):
         """A Deferred that fires when the worker (if this was its last user) has committed and exited."""
@@ -259,22 +266,46 @@ class PageWorker:
             PageWorker._shared = None
         if self.helped:
             logger.info("%d article pages extracted in the crawler's process while the page worker was busy", self.helped)
-        if self._pages is not None:
-            self._pages.batch.close()
         if self._protocol is not None and self._protocol.alive:
             self._protocol.send("close", ())
             self._protocol.closing = True
-            return self._protocol.ended
+            return self._protocol.ended.addCallback(lambda _: self._close_inline())
+        self._close_inline()
         return defer.succeed(None)
+
+    def _close_inline(self) -> None:
+        if self._pages is not None:
+            self._pages.batch.close()
+            self._pages = None
 
     def _spawn(self) -> None:
         from twisted.internet import reactor  # not at import: importing the reactor installs Twisted's default one
 
-        self._protocol = _Protocol()
+        protocol = _Protocol(self._worker_ended)
         code = f"import sys; sys.path.insert(0, {_ROOT!r}); from crawler.pageworker import main; main()"
-        reactor.spawnProcess(self._protocol, sys.executable, [sys.executable, "-c", code], env=os.environ.copy(), childFDs={0: "w", 1: "r", 2: 2})
+        try:
+            reactor.spawnProcess(protocol, sys.executable, [sys.executable, "-c", code], env=os.environ.copy(), childFDs={0: "w", 1: "r", 2: 2})
+        except Exception as exc:  # out of processes, memory or file descriptors: this process does the work
+            self._fall_back(exc)
+            return
+        self._protocol = protocol
         wanted = ("REFEED_PIPELINE", "REFEED_STORE_URL", "REFEED_BATCH_ITEMS", "REFEED_BATCH_SECONDS", "REFEED_MAX_ARTICLE_CHARS")
-        self._protocol.send("init", ({name: self.settings[name] for name in wanted},))
+        protocol.send("init", ({name: self.settings[name] for name in wanted},))
+
+    def _worker_ended(self, code, uncommitted: list) -> None:
+        """The worker exited: what it had stored but not committed is lost with it, so done again here."""
+        if self._protocol is not None and self._protocol.closing and code == 0:
+            return
+        self._fall_back(RuntimeError(f"it exited with {code}" if code is not None else "it died"))
+        if uncommitted:
+            logger.warning("page worker: %d pages it had not committed are stored again in the crawler's process", len(uncommitted))
+        for op, args, stats, counted in uncommitted:
+            if stats is not None:
+                for key, count in counted.items():
+                    stats.inc_value(key, -count)
+            result = getattr(self._inline(), op)(*args)
+            if isinstance(result, dict):
+                _counted(result, stats)
 
     def _preparer(self) -> Pages:
         if self._prepare is None:
@@ -291,6 +322,14 @@ class PageWorker:
         if self.child:
             logger.warning("page worker failed (%s): extracting and storing in the crawler's own process from now on", exc)
             self.child = False
+
+
+def _counted(result: dict, stats) -> dict:
+    """`result` with its stats added to the crawl's (and kept in it, for a worker that dies before committing)."""
+    if stats is not None:
+        for key, count in result["stats"].items():
+            stats.inc_value(key, count)
+    return result
 
 
 def _batch(settings: Settings):
@@ -311,11 +350,17 @@ def _protocol_base():
 
 
 class _Protocol(_protocol_base()):
-    def __init__(self):
+    """Frames to and from the worker. Every job stays here, with the stats its answer added to the crawl, until
+    the worker says a commit covers it: a worker that dies takes its open batch with it, and `on_end` gets
+    those jobs to do again."""
+
+    def __init__(self, on_end):
         from twisted.internet import defer
 
+        self.on_end = on_end
         self.buffer = bytearray()
-        self.pending: dict[int, object] = {}
+        self.pending: dict[int, object] = {}  # job → Deferred of its answer
+        self.uncommitted: dict[int, list] = {}  # job → [op, args, stats, what its answer counted]
         self.next_id = 0
         self.alive = True
         self.closing = False
@@ -335,7 +380,7 @@ class _Protocol(_protocol_base()):
         else:
             self.transport.writeToChild(0, frame)
 
-    def call(self, op: str, args: tuple):
+    def call(self, op: str, args: tuple, stats=None):
         from twisted.internet import defer
 
         if not self.alive:
@@ -343,6 +388,7 @@ class _Protocol(_protocol_base()):
         self.next_id += 1
         done = defer.Deferred()
         self.pending[self.next_id] = done
+        self.uncommitted[self.next_id] = [op, args, stats, {}]
         self.send(op, args, self.next_id)
         return done
 
@@ -352,25 +398,33 @@ class _Protocol(_protocol_base()):
             (size,) = _HEADER.unpack_from(self.buffer)
             if len(self.buffer) < _HEADER.size + size:
                 return
-            job, ok, value = pickle.loads(bytes(self.buffer[_HEADER.size:_HEADER.size + size]))
+            job, ok, value, committed = pickle.loads(bytes(self.buffer[_HEADER.size:_HEADER.size + size]))
             del self.buffer[:_HEADER.size + size]
+            if ok and job in self.uncommitted and isinstance(value, dict):
+                self.uncommitted[job][3] = value.get("stats", {})
+            if committed is not None:
+                for done in [j for j in self.uncommitted if j <= committed]:
+                    del self.uncommitted[done]
             done = self.pending.pop(job, None)
             if done is None:
                 continue
             if ok:
                 done.callback(value)
             else:
+                self.uncommitted.pop(job, None)  # its error is the crawler's to report; not done again
                 done.errback(value)
 
     def processEnded(self, reason) -> None:
         self.alive = False
         code = getattr(reason.value, "exitCode", None)
-        failed = [d for d in self.pending.values()]
-        self.pending = {}
-        for done in failed:
-            done.errback(_WorkerDied(f"exit code {code}" if code is not None else str(reason.value)))
+        unanswered = dict(self.pending)
+        again = [entry for job, entry in sorted(self.uncommitted.items()) if job not in unanswered]
+        self.pending, self.uncommitted = {}, {}
         if code not in (0, None) or not self.closing:
             logger.warning("page worker exited (%s)", f"exit code {code}" if code is not None else reason.value)
+        self.on_end(code, again)  # answered but not committed: done again, in order, before the unanswered ones
+        for done in unanswered.values():
+            done.errback(_WorkerDied(f"exit code {code}" if code is not None else str(reason.value)))
         self.ended.callback(None)
 
 
@@ -426,6 +480,7 @@ def main() -> None:
     _worker = True
     for sig in (signal.SIGINT, signal.SIGTERM):  # the crawler stops it (a Ctrl-C reaches the whole process group)
         signal.signal(sig, signal.SIG_IGN)
+    parent = os.getppid()
     pipe = _Pipe(0, os.dup(1))
     os.dup2(2, 1)  # a stray print must not corrupt the pipe
     frame = pipe.read()
@@ -435,25 +490,34 @@ def main() -> None:
     settings = Settings(values)
     batch = _batch(settings)
     pages = Pages(settings, batch)
+    last = None  # the last job done: a commit now covers it and every job before it
     try:
         while True:
             if batch.pending and not pipe.ready(batch.max_seconds - (time.monotonic() - batch.opened)):
                 batch.commit()  # idle: what is stored becomes visible
+                _answer(pipe, (None, True, None, last))
             frame = pipe.read()
             if frame is None:  # the crawler died: what is not committed is not counted done; the next run fetches it
                 os._exit(0)
             if frame[0] == "close":
                 break
+            if os.getppid() != parent:  # the crawler died with pages still in the pipe: none of them is done
+                os._exit(0)
             op, job, args = frame
             try:
-                result = (job, True, getattr(pages, op)(*args))
+                ok, value = True, getattr(pages, op)(*args)
             except Exception:  # one bad page: its error goes back to the crawler, the worker goes on
-                result = (job, False, RuntimeError(f"in the page worker: {traceback.format_exc()}"))
-            if job is not None:
-                try:
-                    pipe.write(result)
-                except OSError:  # the crawler is gone (see above)
-                    os._exit(0)
+                pages.counts.take()  # what it counted before failing is not the crawl's
+                ok, value = False, RuntimeError(f"in the page worker: {traceback.format_exc()}")
+            last = job
+            _answer(pipe, (job, ok, value, None if batch.pending else last))
     finally:
         batch.close()
+
+
+def _answer(pipe: _Pipe, frame: tuple) -> None:
+    try:
+        pipe.write(frame)
+    except OSError:  # the crawler is gone: exit at once, the open batch rolled back (see above)
+        os._exit(0)
 

@@ -61,9 +61,36 @@ REFEED_RECHECK_HOURS = 48.0  # stored articles first seen this recently are aske
 REFEED_PROGRESS_INTERVAL = 2.0  # seconds between progress lines on stderr; 0 switches them off
 # Extraction and the pipeline in one child process beside the reactor (crawler/pageworker.py), on machines with
 # a core to spare; REFEED_PAGE_WORKER=0 keeps them in the crawler's process.
+def _environ(name: str, default: str, parse):
+    """An environment setting, or one line naming it and what is wrong (exit 2, as for refeed.toml)."""
+    value = os.environ.get(name, default)
+    try:
+        return parse(value.strip().lower())
+    except ValueError:
+        from crawler.config import ConfigError
+
+        raise ConfigError(f"environment: {name}={value!r}: {parse.__doc__}") from None
+
+
+def _switch(value: str) -> bool:
+    """expected 1/0, true/false, yes/no or on/off"""
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(value)
+
+
+def _count(value: str) -> int:
+    """expected a whole number of at least 1"""
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(value)
+    return int(value)
+
+
 # Pages waiting for the page worker, at most; when all wait, the crawler's process extracts the next one itself.
-REFEED_PAGE_WORKER_QUEUE = int(os.environ.get("REFEED_PAGE_WORKER_QUEUE", "16"))
-REFEED_PAGE_WORKER = os.environ.get("REFEED_PAGE_WORKER", "1" if (os.cpu_count() or 1) > 1 else "0") not in ("0", "false", "no", "")
+REFEED_PAGE_WORKER_QUEUE = _environ("REFEED_PAGE_WORKER_QUEUE", "16", _count)
+REFEED_PAGE_WORKER = _environ("REFEED_PAGE_WORKER", "1" if (os.cpu_count() or 1) > 1 else "0", _switch)
 REFEED_REDIS_URL = ""  # set (crawl.redis_url): distributed mode, see crawler/addons.py
 REFEED_REDIS_PREFIX = "refeed"  # crawl.redis_prefix: every Redis key starts with it
 

@@ -228,6 +228,11 @@ class Store:
     def connect(self) -> Connection:
         return self.engine.connect()
 
+    def reader(self) -> Connection:
+        """A connection for lookups only, each statement its own transaction: it holds no snapshot and no lock
+        between them (a crawler's; its page worker writes), and sees each commit at once."""
+        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
     # -- lookups used while crawling (on the pipeline's connection, so they see its open batch)
 
     @staticmethod

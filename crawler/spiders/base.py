@@ -15,7 +15,7 @@ from crawler.canonical import canonicalize
 from crawler.config import SourceConfig
 from crawler.extract import Extracted, Page, extract_body, render_blocks, selected_fields
 from crawler.items import Article
-from crawler.store import Batch, Store, utcnow
+from crawler.store import Store, utcnow
 from crawler.pageworker import PageWorker, in_worker
 
 __all__ = ["ArticleSpider"]
@@ -44,7 +44,8 @@ class ArticleSpider(scrapy.Spider):
         self.hosts = {urlsplit(u).hostname for u in source.start_urls}
         self.scheduled = 0  # pages requested this run, listings and articles
         self.seen: set[str] = set()  # canonical article URLs requested this run
-        self.batch: Batch | None = None  # the crawl's store connection, for reads (the page worker writes)
+        self.store: Store | None = None
+        self.reader = None  # the crawl's store connection, for lookups (the page worker writes)
         self.recheck = timedelta(hours=48)
         self.pages: PageWorker | None = None  # extraction and the item pipeline, in the page worker (from_crawler)
 
@@ -53,20 +54,22 @@ class ArticleSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.recheck = timedelta(hours=crawler.settings.getfloat("REFEED_RECHECK_HOURS", 48))
         if crawler.settings.get("REFEED_STORE_URL"):
-            spider.batch = Batch.for_crawler(crawler)
-            spider.pages = PageWorker.acquire(crawler)
+            spider.store = Store(crawler.settings["REFEED_STORE_URL"])
+            spider.reader = spider.store.reader()
+            spider.pages = PageWorker.shared(crawler)
             crawler.signals.connect(spider._opened, signal=scrapy.signals.spider_opened)
             crawler.signals.connect(spider._closed, signal=scrapy.signals.spider_closed)
         return spider
 
     def _opened(self, spider):
-        self.pages.start()
+        self.pages.acquire()
 
     async def _closed(self, spider):
         from scrapy.utils.defer import maybe_deferred_to_future
 
         await maybe_deferred_to_future(self.pages.release())  # the crawl ends once the worker has committed
-        self.batch.close()
+        self.reader.close()
+        self.store.close()
 
     async def start(self):
         for url in self.start_urls:
@@ -92,7 +95,7 @@ class ArticleSpider(scrapy.Spider):
 
     def _request(self, url: str, callback, conditional: bool = True, **kwargs) -> scrapy.Request:
         headers = {}
-        remembered = Store.validators_for(self.batch.conn, url) if self.batch and conditional else None
+        remembered = Store.validators_for(self.reader, url) if self.reader is not None and conditional else None
         if remembered is not None:
             if remembered.etag:
                 headers["If-None-Match"] = remembered.etag
@@ -106,7 +109,7 @@ class ArticleSpider(scrapy.Spider):
         key = response.meta.get("refeed_key", response.url)
         if response.status == 304:
             self.crawler.stats.inc_value("refeed/listings_unchanged")
-            remembered = Store.validators_for(self.batch.conn, key)
+            remembered = Store.validators_for(self.reader, key)
             links = remembered.links if remembered else []
             articles = [url for kind, url in links if kind == "a"]
             listings = [url for kind, url in links if kind == "l"]
@@ -127,7 +130,7 @@ class ArticleSpider(scrapy.Spider):
         """Requests for articles not seen yet; known ones are skipped, recent known ones asked conditionally."""
         fresh = [u for u in dict.fromkeys(urls) if u not in self.seen]
         self.seen.update(fresh)
-        known = Store.known_since(self.batch.conn, fresh, utcnow() - self.recheck) if self.batch else {}
+        known = Store.known_since(self.reader, fresh, utcnow() - self.recheck) if self.reader is not None else {}
         for url in fresh:
             recent = known.get(url)
             if recent is False:
@@ -171,12 +174,12 @@ class ArticleSpider(scrapy.Spider):
         """An article page parsed once, extracted and stored in the page worker; the reactor downloads meanwhile."""
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         remember = _validators(response, response.meta.get("refeed_key", response.url), [])
-        result = await self.pages.article(type(self), self.source, self.worker_state(response.url), response.url, response.body, content_type, remember)
+        result = await self.pages.article(
+            type(self), self.source, self.worker_state(response.url), response.url, response.body, content_type, remember, self.crawler.stats
+        )
         for record in result["records"]:  # the worker's log lines, as if logged here
             if logging.getLogger(record.name).isEnabledFor(record.levelno):
                 logging.getLogger(record.name).handle(record)
-        for key, count in result["stats"].items():
-            self.crawler.stats.inc_value(key, count)
         self._bot_wall(response, result["wall"])
 
     def worker_state(self, url: str) -> dict:

@@ -70,7 +70,7 @@ class GenericSpider(ArticleSpider):
         (and their requests as articles would be dropped as duplicates), so a re-run would see no article.
         """
         key = response.meta.get("refeed_key", response.url)
-        remembered = Store.validators_for(self.batch.conn, key)
+        remembered = Store.validators_for(self.reader, key)
         links = remembered.links if remembered else []
         known = self._known([key, *(url for _, url in links)])
         if key in known:  # an article asked as a listing: its link was not stored yet when it was followed
@@ -144,6 +144,6 @@ class GenericSpider(ArticleSpider):
         return any(p.search(target) for p in patterns)
 
     def _known(self, urls: list[str]) -> set[str]:
-        if self.batch is None or not urls:
+        if self.reader is None or not urls:
             return set()
-        return set(Store.known_since(self.batch.conn, urls, utcnow()))
+        return set(Store.known_since(self.reader, urls, utcnow()))
