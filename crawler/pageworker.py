@@ -289,8 +289,7 @@ class PageWorker:
             self._fall_back(exc)
             return
         self._protocol = protocol
-        wanted = ("REFEED_PIPELINE", "REFEED_STORE_URL", "REFEED_BATCH_ITEMS", "REFEED_BATCH_SECONDS", "REFEED_MAX_ARTICLE_CHARS")
-        protocol.send("init", ({name: self.settings[name] for name in wanted},))
+        protocol.send("init", ({name: value for name, value in self.settings.items() if name.startswith("REFEED_")},))
 
     def _worker_ended(self, code, uncommitted: list) -> None:
         """The worker exited: what it had stored but not committed is lost with it, so done again here."""
