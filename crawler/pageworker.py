@@ -192,7 +192,6 @@ class PageWorker:
         self._pages: Pages | None = None
         self._prepare: Pages | None = None  # the stages before the store, for pages this process prepares
         self._protocol: _Protocol | None = None
-        self._ended = None
 
     @classmethod
     def shared(cls, crawler) -> PageWorker:
@@ -302,7 +301,12 @@ class PageWorker:
             if stats is not None:
                 for key, count in counted.items():
                     stats.inc_value(key, -count)
-            result = getattr(self._inline(), op)(*args)
+            try:
+                result = getattr(self._inline(), op)(*args)
+            except Exception:  # as a bad page in the worker: logged, and the others still done
+                url = args[3] if op == "article" else getattr(args[0], "url", args[0])
+                logger.exception("page worker: %s of %s failed when done again", op, url)
+                continue
             if isinstance(result, dict):
                 _counted(result, stats)
 
