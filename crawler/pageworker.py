@@ -97,9 +97,10 @@ class Pages:
 
     def article(self, spider_class, source, state: dict, url: str, body: bytes, content_type: str | None, remember, level: int) -> dict:
         """{"wall": bot-wall title or "", "stats": what to add to the crawl's, "records": log records of a worker}."""
-        wall, item, records = self.extract_article(spider_class, source, state, url, body, content_type, level)
-        if not wall:  # a challenge page's validators are not worth keeping
-            with _captured(records):
+        records: list = []
+        with _captured(records, level):
+            wall, item = self.extract_article(spider_class, source, state, url, body, content_type)
+            if not wall:  # a challenge page's validators are not worth keeping
                 self.remember(*(remember or ()))
                 if item is None:
                     self.counts.inc_value("refeed/skipped")
@@ -110,21 +111,19 @@ class Pages:
 
     def prepare(self, spider_class, source, state: dict, url: str, body: bytes, content_type: str | None, remember, level: int):
         """(result as from `article`, the prepared item or None): extraction and the stages that need no store."""
-        wall, item, records = self.extract_article(spider_class, source, state, url, body, content_type, level)
+        wall, item = self.extract_article(spider_class, source, state, url, body, content_type)  # in the crawler's process
         if wall:
-            return {"wall": wall, "stats": self.counts.take(), "records": records}, None
+            return {"wall": wall, "stats": self.counts.take(), "records": []}, None
         if item is None:
             self.counts.inc_value("refeed/skipped")
         else:
             item = self._pipeline(item, self.stages[:self.prepared_by], last=False)
-        return {"wall": "", "stats": self.counts.take(), "records": records}, item
+        return {"wall": "", "stats": self.counts.take(), "records": []}, item
 
     def prepared(self, item, remember, level: int) -> dict:
         """The rest of the pipeline for an item `prepare` gave (in the crawler's process)."""
         records: list = []
-        if _worker:
-            logging.getLogger().setLevel(level)
-        with _captured(records):
+        with _captured(records, level):
             self.remember(*(remember or ()))
             self._pipeline(item, self.stages[self.prepared_by:])
         self.batch.commit_if_due()
@@ -154,20 +153,32 @@ class Pages:
 
 
 @contextlib.contextmanager
-def _captured(records: list):
-    """In the page worker, the log records of a page's pipeline go back to the crawler with its result."""
+def _captured(records: list, level: int):
+    """In the page worker, the log records of a page's work (at the crawler's level) go back with its result."""
     if not _worker:
         yield
         return
-    from crawler.spiders.base import _Capture
-
     capture = _Capture(records)
     root = logging.getLogger()
+    root.setLevel(level)
     root.addHandler(capture)
     try:
         yield
     finally:
         root.removeHandler(capture)
+
+
+class _Capture(logging.Handler):
+    """Keeps the worker's log records (made picklable) for the crawler to log."""
+
+    def __init__(self, records: list):
+        super().__init__(logging.DEBUG)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = logging.Formatter().formatException(record.exc_info) if record.exc_info else None
+        record.msg, record.args, record.exc_info, record.exc_text = record.getMessage(), None, None, text
+        self.records.append(record)
 
 
 # -- the crawler's side
@@ -290,11 +301,11 @@ class PageWorker:
         self._protocol = protocol
         protocol.send("init", ({name: value for name, value in self.settings.items() if name.startswith("REFEED_")},))
 
-    def _worker_ended(self, code, uncommitted: list) -> None:
+    def _worker_ended(self, code, how: str, uncommitted: list) -> None:
         """The worker exited: what it had stored but not committed is lost with it, so done again here."""
         if self._protocol is not None and self._protocol.closing and code == 0:
             return
-        self._fall_back(RuntimeError(f"it exited with {code}" if code is not None else "it died"))
+        self._fall_back(RuntimeError(f"it exited: {how}"))
         if uncommitted:
             logger.warning("page worker: %d pages it had not committed are stored again in the crawler's process", len(uncommitted))
         for op, args, stats, counted in uncommitted:
@@ -423,11 +434,10 @@ class _Protocol(_protocol_base()):
         unanswered = dict(self.pending)
         again = [entry for job, entry in sorted(self.uncommitted.items()) if job not in unanswered]
         self.pending, self.uncommitted = {}, {}
-        if code not in (0, None) or not self.closing:
-            logger.warning("page worker exited (%s)", f"exit code {code}" if code is not None else reason.value)
-        self.on_end(code, again)  # answered but not committed: done again, in order, before the unanswered ones
+        how = f"exit code {code}" if code is not None else str(reason.value)
+        self.on_end(code, how, again)  # answered but not committed: done again, in order, before the unanswered ones
         for done in unanswered.values():
-            done.errback(_WorkerDied(f"exit code {code}" if code is not None else str(reason.value)))
+            done.errback(_WorkerDied(how))
         self.ended.callback(None)
 
 

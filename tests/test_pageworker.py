@@ -98,7 +98,6 @@ def test_a_page_worker_that_dies_mid_crawl_is_replaced_by_the_crawlers_own_proce
         assert crawl.wait(120) == 0, (tmp_path / "log").read_text()
         log = (tmp_path / "log").read_text()
         assert "page worker failed" in log and "crawler's own process" in log
-        assert "pages it had not committed are stored again" in log or "page worker exited" in log
     # What the dead worker had stored but not committed was done again by the crawler's process: every story is
     # stored, and the run's figures say what the store holds.
     assert len(_stories(tmp_path)) == 80

@@ -16,7 +16,7 @@ from crawler.config import SourceConfig
 from crawler.extract import Extracted, Page, extract_body, render_blocks, selected_fields
 from crawler.items import Article
 from crawler.store import Store, utcnow
-from crawler.pageworker import PageWorker, in_worker
+from crawler.pageworker import PageWorker
 
 __all__ = ["ArticleSpider"]
 
@@ -282,36 +282,13 @@ def _wall_title(titles: list[str], size: int) -> str:
 _worker_spiders: dict = {}
 
 
-def extract_article(spider_class, source: SourceConfig, state: dict, url: str, body: bytes, content_type: str | None, level: int = logging.INFO):
-    """(bot wall title or "", Article or None, log records) of one article page; runs in a worker process."""
+def extract_article(spider_class, source: SourceConfig, state: dict, url: str, body: bytes, content_type: str | None):
+    """(bot wall title or "", Article or None) of one article page, by a copy of the spider kept per source."""
     key = (spider_class, repr(source))
     spider = _worker_spiders.get(key)
     if spider is None:
         spider = _worker_spiders[key] = spider_class(source=source)
     spider.__dict__.update(state)
-    records: list[logging.LogRecord] = []
-    capture = _Capture(records) if in_worker() else logging.NullHandler()
-    root = logging.getLogger()
-    root.addHandler(capture)
-    if in_worker() and root.level != level:
-        root.setLevel(level)
-    try:
-        page = Page.from_bytes(body, url, content_type)
-        wall = _wall_title(page.selector.xpath("//title//text()").getall(), len(body))
-        article = None if wall else spider.article(page, page.html)
-    finally:
-        root.removeHandler(capture)
-    return wall, article, records
-
-
-class _Capture(logging.Handler):
-    """Keeps a worker's log records (made picklable) for the crawler to log."""
-
-    def __init__(self, records: list):
-        super().__init__(logging.DEBUG)
-        self.records = records
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = logging.Formatter().formatException(record.exc_info) if record.exc_info else None
-        record.msg, record.args, record.exc_info, record.exc_text = record.getMessage(), None, None, text
-        self.records.append(record)
+    page = Page.from_bytes(body, url, content_type)
+    wall = _wall_title(page.selector.xpath("//title//text()").getall(), len(body))
+    return wall, None if wall else spider.article(page, page.html)
