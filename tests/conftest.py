@@ -113,3 +113,25 @@ def site_server(sample_site):
 
     with SampleSiteServer(sample_site) as server:
         yield server
+
+
+def assert_published_file_whole(path: Path):
+    """A published file parses completely: Atom, RSS and OPML as XML (`all` without a complaint from feedparser,
+    it holds every entry), JSON Feed as JSON Feed 1.1 (returned, parsed), index.html to its end."""
+    import json
+
+    import feedparser
+    from lxml import etree
+
+    data = path.read_bytes()
+    if path.suffix in (".atom", ".rss", ".opml"):
+        etree.fromstring(data)
+        if path.stem == "all":
+            assert feedparser.parse(data).bozo == 0, path.name
+    elif path.suffix == ".json":
+        feed = json.loads(data.decode("utf-8"))
+        assert feed["version"] == "https://jsonfeed.org/version/1.1", path.name
+        return feed
+    elif path.suffix == ".html":
+        assert data.rstrip().endswith(b"</html>"), path.name
+    return None

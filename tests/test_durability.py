@@ -3,7 +3,6 @@ story or leaves a half-written feed; the next run fetches what the killed one ha
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -14,9 +13,8 @@ import time
 from pathlib import Path
 
 import feedparser
-from lxml import etree
 
-from conftest import ROOT, run_cli, write_config
+from conftest import ROOT, assert_published_file_whole, run_cli, write_config
 from crawler.demo.server import SampleSiteServer
 from crawler.demo.site import SampleSite
 from crawler.store import Batch, Store
@@ -71,15 +69,7 @@ def assert_feeds_whole(workdir: Path) -> int:
     folder = workdir / "public"
     files = [p for p in folder.iterdir() if not p.name.startswith(".")] if folder.exists() else []
     for path in files:
-        data = path.read_bytes()
-        if path.suffix in (".atom", ".rss", ".opml"):
-            etree.fromstring(data)
-            if path.stem == "all":
-                assert feedparser.parse(data).bozo == 0, path.name
-        elif path.suffix == ".json":
-            assert json.loads(data)["version"] == "https://jsonfeed.org/version/1.1", path.name
-        elif path.suffix == ".html":
-            assert data.rstrip().endswith(b"</html>"), path.name
+        assert_published_file_whole(path)
     return len(files)
 
 

@@ -11,13 +11,12 @@ import re
 import tempfile
 from pathlib import Path
 
-import feedparser
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lxml import etree
 
 from article_stages import article_from_page, row
+from conftest import assert_published_file_whole
 from crawler.config import SourceConfig
 from crawler.extract import decode_html
 from crawler.items import Article
@@ -43,14 +42,8 @@ def assert_feeds_valid(out: Path) -> None:
     names = {p.name for p in out.iterdir()}
     assert {"all.atom", "all.rss", "all.json", "index.html", "feeds.opml"} <= names
     for path in out.iterdir():
-        data = path.read_bytes()
-        if path.suffix in (".atom", ".rss", ".opml"):
-            etree.fromstring(data)
-            if path.stem == "all":
-                assert feedparser.parse(data).bozo == 0, path.name
-        elif path.suffix == ".json":
-            feed = json.loads(data.decode("utf-8"))
-            assert feed["version"] == "https://jsonfeed.org/version/1.1"
+        feed = assert_published_file_whole(path)
+        if feed is not None:
             assert all(isinstance(item["id"], str) and ("content_html" in item or "content_text" in item) for item in feed["items"])
 
 
