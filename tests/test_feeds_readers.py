@@ -301,6 +301,14 @@ class DevTools:
         assert "error" not in reply, (method, reply["error"])
         return reply.get("result", {})
 
+    def new_page(self) -> str:
+        """A blank tab with the Page, Runtime and Log domains on: its session id."""
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            self.call(f"{domain}.enable", session)
+        return session
+
     def wait_for(self, event: str) -> dict:
         for index, message in enumerate(self.events):
             if message.get("method") == event:
@@ -364,10 +372,7 @@ def test_index_page_renders_in_headless_chromium_without_console_errors(crawled,
     with FeedServer(crawled["public"]) as server:
         browser = DevTools(binary, tmp_path / "profile")
         try:
-            target = browser.call("Target.createTarget", url="about:blank")["targetId"]
-            session = browser.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-            for domain in ("Page", "Runtime", "Log"):
-                browser.call(f"{domain}.enable", session)
+            session = browser.new_page()
             shots = {}
             for name, width, height, mobile in (("desktop", 1280, 900, False), ("phone", 390, 844, True)):
                 browser.call("Emulation.setDeviceMetricsOverride", session, width=width, height=height,
@@ -405,10 +410,7 @@ def test_console_error_detection_sees_a_broken_page(tmp_path):
     with FeedServer(tmp_path) as server:
         browser = DevTools(binary, tmp_path / "profile")
         try:
-            target = browser.call("Target.createTarget", url="about:blank")["targetId"]
-            session = browser.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-            for domain in ("Page", "Runtime", "Log"):
-                browser.call(f"{domain}.enable", session)
+            session = browser.new_page()
             browser.call("Page.navigate", session, url=server.url + "index.html")
             browser.wait_for("Page.loadEventFired")
             browser.call("Runtime.evaluate", session, expression="1")  # a round trip: earlier events have arrived
