@@ -169,6 +169,7 @@ def scale(sizes: list[int], probe: int) -> None:
                 item.fingerprint = exact_fingerprint(title, item.content_text)
                 item.signature = near_signature(item.content_text)
                 store.process_item(item)
+                batch.done()
                 stored += 1
             n = max(n, stored)
             batch.commit()
@@ -184,11 +185,12 @@ def scale(sizes: list[int], probe: int) -> None:
                 item = article(10_000_000 + n, title, text)
                 n += 1
                 started = time.perf_counter()
-                try:
-                    store.process_item(dedup.process_item(item))
-                    dups += item.correction  # a stored teaser completed in place
-                except DropItem:
-                    dups += 1
+                with batch.article():  # as the page worker runs it: in a savepoint, committed when due
+                    try:
+                        store.process_item(dedup.process_item(item))
+                        dups += item.correction  # a stored teaser completed in place
+                    except DropItem:
+                        dups += 1
                 timings.append(time.perf_counter() - started)
             batch.commit()
             mean = statistics.fmean(timings) * 1000

@@ -100,14 +100,14 @@ class Pages:
         records: list = []
         with _captured(records, level):
             wall, item = self.extract_article(spider_class, source, state, url, body, content_type)
-            if not wall:  # a challenge page's validators are not worth keeping
+            if wall:  # a challenge page's validators are not worth keeping
+                return {"wall": wall, "stats": self.counts.take(), "records": records}
+            if item is None:
                 self.remember(*(remember or ()))
-                if item is None:
-                    self.counts.inc_value("refeed/skipped")
-                else:
-                    self._pipeline(item, self.stages)
-        self.batch.commit_if_due()
-        return {"wall": wall, "stats": self.counts.take(), "records": records}
+                self.counts.inc_value("refeed/skipped")
+            else:
+                self._stored(item, self.stages, remember)
+        return {"wall": "", "stats": self.counts.take(), "records": records}
 
     def prepare(self, spider_class, source, state: dict, url: str, body: bytes, content_type: str | None, remember, level: int):
         """(result as from `article`, the prepared item or None): extraction and the stages that need no store."""
@@ -124,10 +124,19 @@ class Pages:
         """The rest of the pipeline for an item `prepare` gave (in the crawler's process)."""
         records: list = []
         with _captured(records, level):
-            self.remember(*(remember or ()))
-            self._pipeline(item, self.stages[self.prepared_by:])
-        self.batch.commit_if_due()
+            self._stored(item, self.stages[self.prepared_by:], remember)
         return {"wall": "", "stats": self.counts.take(), "records": records}
+
+    def _stored(self, item, stages, remember) -> None:
+        """The page's validators and its article through `stages`, undone together when a stage fails: a page
+        that was not stored must not be remembered as unchanged, and the batch's other articles stay whole."""
+        try:
+            with self.batch.article():
+                self._remembered(*(remember or ()))
+                self._pipeline(item, stages)
+        except BaseException:
+            self.counts.take()  # what it counted before failing is not the crawl's
+            raise
 
     def _pipeline(self, item, stages, last: bool = True):
         """The item through these stages: it, or None when one dropped it."""
@@ -145,6 +154,10 @@ class Pages:
 
     def remember(self, key: str | None = None, etag: str | None = None, modified: str | None = None, links: list | None = None) -> None:
         """A page's validators (and a listing's links), for the next run's conditional request."""
+        self._remembered(key, etag, modified, links)
+        self.batch.commit_if_due()
+
+    def _remembered(self, key: str | None = None, etag: str | None = None, modified: str | None = None, links: list | None = None) -> None:
         from crawler.store import Store
 
         if key is not None and (etag or modified or links):

@@ -283,7 +283,6 @@ class DeduplicatePipeline(_BatchStage):
             Store.update_story(conn, story.id, {"publishers": publishers, "topics": topics})
         if added or publishers != list(story.publishers) or topics != list(story.topics):
             self.batch.wrote()
-        self.batch.release()
         self.stats.inc_value("refeed/duplicates")
         raise DropItem(reason)
 
@@ -311,10 +310,8 @@ class StorePipeline(_BatchStage):
                 with self.batch.savepoint():
                     self._write(item)
             except IntegrityError as again:
-                self.batch.release()
                 raise DropItem(f"not stored: {item.url} collides with concurrent writes ({type(again.orig).__name__})") from None
         self.batch.wrote()
-        self.batch.release()
         return item
 
     def _write(self, item: Article) -> None:

@@ -492,7 +492,7 @@ class Batch:
     """One open transaction shared by Deduplicate and Store, committed every `max_items` or `max_seconds`.
 
     On a shared (PostgreSQL) store, several processes deduplicate and store at once; an item's check and write
-    then run under a store-wide lock (`serialize`) and are committed right after (`release`), so that each
+    then run under a store-wide lock (`serialize`) and are committed right after (`done`), so that each
     worker's check sees every story the others stored, near-duplicates included. A write that still collides
     with a concurrent one (a unique key) is undone to its savepoint (`savepoint`), never the whole batch.
     """
@@ -528,8 +528,39 @@ class Batch:
             self._timer.start(self.max_seconds, now=False)
 
     def wrote(self) -> None:
+        """An article's (or a page's validators') writes are in the batch; `done` commits it when due."""
         self.pending += 1
-        self.commit_if_due()
+
+    @contextlib.contextmanager
+    def article(self):
+        """One article's checks and writes, in a savepoint: a stage that fails undoes them and leaves the batch's
+        other articles whole (on PostgreSQL a failed statement would otherwise abort the whole transaction)."""
+        if self._sqlite_in_transaction() is False:
+            # sqlite3 begins a transaction only before a write: a savepoint that began it would commit on release
+            self.conn.exec_driver_sql("BEGIN")
+        savepoint = self.conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            savepoint.rollback()
+            self.done()
+            raise
+        savepoint.commit()
+        self.done()
+
+    def done(self) -> None:
+        """After an article: the story lock released (shared store), the batch committed when due, and a
+        transaction that only read ended, so that it holds no old snapshot while the crawl goes on."""
+        if self.serialized or (not self.pending and self._sqlite_in_transaction() is True):
+            self.commit()
+        else:
+            self.commit_if_due()
+
+    def _sqlite_in_transaction(self) -> bool | None:
+        """Whether SQLite's own transaction is open (None on other databases, where the batch's always is)."""
+        if self.conn.dialect.name != "sqlite":
+            return None
+        return self.conn.connection.driver_connection.in_transaction
 
     def commit_if_due(self) -> None:
         if self.pending and (self.pending >= self.max_items or time.monotonic() - self.opened >= self.max_seconds):
@@ -554,11 +585,6 @@ class Batch:
         self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STORY_LOCK})
         self.serialized = True
         _serializing.batch = self
-
-    def release(self) -> None:
-        """Commit now if this batch holds the story lock, so that other workers wait for it no longer than one item."""
-        if self.serialized:
-            self.commit()
 
     def savepoint(self):
         """A savepoint around one item's writes on a shared store: a unique-key collision undoes only them."""

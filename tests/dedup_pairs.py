@@ -311,11 +311,12 @@ class Pipeline:
 
     def feed(self, item: Article) -> str:
         """The id of the story the article ended up in (new, merged or updated)."""
-        try:
-            for stage in self.stages:
-                item = stage.process_item(item)
-        except DropItem:
-            pass
+        with self.dedup.batch.article():  # as the page worker runs them: one savepoint, then committed when due
+            try:
+                for stage in self.stages:
+                    item = stage.process_item(item)
+            except DropItem:  # a duplicate: its URLs and topics merged (kept), the copy not stored
+                pass
         return Store.story_for_url(self.dedup.batch.conn, item.url)
 
     def story(self, story_id: str):

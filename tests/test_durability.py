@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import feedparser
+import pytest
 
 from conftest import ROOT, assert_published_file_whole, run_cli, write_config
 from crawler.demo.server import SampleSiteServer
@@ -164,6 +165,7 @@ def test_batch_commits_at_most_50_items_or_1_second_of_work(tmp_path):
         for n in range(1, 4):
             Store.remember_validators(batch.conn, f"http://lt.test/{n}", None, None, [])
             batch.wrote()
+            batch.done()  # after each page: committed when due
             assert visible() == (3 if n == 3 else 0)
         Store.remember_validators(batch.conn, "http://lt.test/4", None, None, [])
         batch.wrote()
@@ -172,3 +174,87 @@ def test_batch_commits_at_most_50_items_or_1_second_of_work(tmp_path):
         assert visible() == 4
     finally:
         batch.close()
+
+
+class FailsOnMarkedPages:
+    """A last pipeline stage that fails on the pages in FAILING after Store wrote them, with a statement the
+    database refuses (on PostgreSQL that aborts the whole transaction), as a full disk or a driver error would."""
+
+    needs_store = True
+
+    def __init__(self, batch: Batch):
+        self.batch = batch
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(Batch.for_crawler(crawler))
+
+    def process_item(self, item):
+        if item.url in FAILING:
+            self.batch.conn.exec_driver_sql("SELECT * FROM no_such_table")
+        return item
+
+
+FAILING: set[str] = set()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'refeed.sqlite3'}"
+        return
+    from test_store_postgres import fresh_database
+
+    with fresh_database() as url:
+        yield url
+
+
+def test_an_article_whose_pipeline_fails_is_undone_alone_and_the_batch_goes_on(store_url, sample_site):
+    """Twelve articles in one batch, the 3rd and 8th failing after their story was written: those two leave no
+    row behind (story, URLs, bands, validators: the next run asks for them again in full), the ten others are
+    stored whole, and what a failed article counted is not added to the next one's figures."""
+    from scrapy.settings import Settings
+    from sqlalchemy.exc import DBAPIError
+
+    from crawler import settings as crawl_settings
+    from crawler.config import SourceConfig
+    from crawler.pageworker import Pages
+    from crawler.spiders.limitedtimes import LimitedTimesSpider
+
+    base = "http://lt.test"
+    stories = sample_site.stories()[:12]
+    urls = [base + story.path for story in stories]
+    FAILING.clear()
+    FAILING.update({urls[2], urls[7]})
+    settings = Settings({"REFEED_STORE_URL": store_url, "REFEED_PIPELINE": [*crawl_settings.REFEED_PIPELINE, f"{__name__}.FailsOnMarkedPages"]})
+    batch = Batch(Store(store_url), max_items=50, max_seconds=3600)  # one batch for all twelve
+    pages = Pages(settings, batch)
+    source = SourceConfig(name="lt", spider="limitedtimes", start_urls=(base + "/",))
+    try:
+        for n, (story, url) in enumerate(zip(stories, urls)):
+            _status, headers, body = sample_site.render(story.path, base)
+            args = (LimitedTimesSpider, source, {}, url, body, headers["Content-Type"], (url, f'"v{n}"', None, None), 20)
+            if url in FAILING:
+                with pytest.raises(DBAPIError, match="no_such_table"):
+                    pages.article(*args)
+            else:
+                assert pages.article(*args)["stats"] == {"refeed/new": 1, "item_scraped_count": 1}
+    finally:
+        FAILING.clear()
+        batch.close()
+    store = Store(store_url)
+    try:
+        with store.connect() as conn:
+            assert store.count_stories() == 10
+            for n, url in enumerate(urls):
+                failed = n in (2, 7)
+                assert (Store.story_for_url(conn, url) is None) == failed, url
+                assert (Store.validators_for(conn, url) is None) == failed, url
+            orphans = {
+                table: conn.exec_driver_sql(f"SELECT count(*) FROM {table} WHERE story_id NOT IN (SELECT id FROM stories)").scalar()
+                for table in ("story_urls", "near_bands", "url_keys", "lead_keys")
+            }
+            assert orphans == dict.fromkeys(orphans, 0)
+            assert conn.exec_driver_sql("SELECT count(DISTINCT story_id) FROM near_bands").scalar() == 10
+    finally:
+        store.close()
