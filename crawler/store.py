@@ -507,6 +507,7 @@ class Batch:
         self.conn.begin()
         self._timer = None
         self.shared = self.conn.dialect.name == "postgresql"
+        self.sqlite = self.conn.connection.driver_connection if self.conn.dialect.name == "sqlite" else None  # sqlite3's own
         self.serialized = False  # this batch's transaction holds the story lock
 
     @classmethod
@@ -535,32 +536,35 @@ class Batch:
     def article(self):
         """One article's checks and writes, in a savepoint: a stage that fails undoes them and leaves the batch's
         other articles whole (on PostgreSQL a failed statement would otherwise abort the whole transaction)."""
-        if self._sqlite_in_transaction() is False:
-            # sqlite3 begins a transaction only before a write: a savepoint that began it would commit on release
-            self.conn.exec_driver_sql("BEGIN")
-        savepoint = self.conn.begin_nested()
+        try:
+            with self._sqlite_savepoint() if self.sqlite is not None else self.conn.begin_nested():
+                yield
+        finally:
+            self.done()
+
+    @contextlib.contextmanager
+    def _sqlite_savepoint(self):
+        """SQLite's savepoint, straight on the driver's connection (SQLAlchemy's costs 0.17 ms an article). The
+        transaction is begun first: sqlite3 begins one only before a write, and a savepoint that began it would
+        commit everything on its release."""
+        if not self.sqlite.in_transaction:
+            self.sqlite.execute("BEGIN")
+        self.sqlite.execute("SAVEPOINT refeed_article")
         try:
             yield
         except BaseException:
-            savepoint.rollback()
-            self.done()
+            self.sqlite.execute("ROLLBACK TO SAVEPOINT refeed_article")
             raise
-        savepoint.commit()
-        self.done()
+        finally:
+            self.sqlite.execute("RELEASE SAVEPOINT refeed_article")
 
     def done(self) -> None:
         """After an article: the story lock released (shared store), the batch committed when due, and a
         transaction that only read ended, so that it holds no old snapshot while the crawl goes on."""
-        if self.serialized or (not self.pending and self._sqlite_in_transaction() is True):
+        if self.serialized or (not self.pending and self.sqlite is not None and self.sqlite.in_transaction):
             self.commit()
         else:
             self.commit_if_due()
-
-    def _sqlite_in_transaction(self) -> bool | None:
-        """Whether SQLite's own transaction is open (None on other databases, where the batch's always is)."""
-        if self.conn.dialect.name != "sqlite":
-            return None
-        return self.conn.connection.driver_connection.in_transaction
 
     def commit_if_due(self) -> None:
         if self.pending and (self.pending >= self.max_items or time.monotonic() - self.opened >= self.max_seconds):
