@@ -62,7 +62,7 @@ _BOILERPLATE = [
         r"^©",
         r"^the information on this site is from external sources",
         r"^the inclusion of any links does not necessarily",
-        r"^(read more|read next|related( articles?| stories| content)?|more on this( story)?|share this( article| story)?"
+        r"^(read more|read next|related( articles?| stories| content)?|more on this( story)?|share this( article| story)?|don[’']t miss"
         r"|advertisement|anzeige|publicidad|sponsored( content)?|subscribe to our newsletter.*|sign up for our newsletter.*"
         r"|click here to subscribe.*|weiterlesen|lesen sie auch|leer más|lire aussi|also read|see also|recommended( for you)?)\W*$",
     )
@@ -627,6 +627,7 @@ class Extracted:
     blocks: list[tuple[str, str, str]]
     publisher: str | None = None
     credit: list[str] = field(default_factory=list)
+    link_lists: set[str] = field(default_factory=set)  # paragraphs set aside as links, not text (`_letters` of each)
 
     @property
     def text(self) -> str:
@@ -658,8 +659,56 @@ def body_blocks(page: Page, body: Selector, remove: list[str] = (), junk: bool =
             continue
         if is_boilerplate(text) or _only_a_date(text, languages):
             continue
+        if _links_not_text(node, tag, text):
+            result.link_lists.add(_letters(text))
+            continue
         result.blocks.append((tag, _inner_html(node, page), text))
+    while result.blocks and _promotion(result.blocks[-1][2]):  # "Follow us on …", "Sign up for our newsletter …"
+        result.blocks.pop()
     return result
+
+
+# A paragraph that points elsewhere instead of telling: "Related: <a>…</a>", "READ MORE: <a>…</a>", or a row of
+# links ("<a>A</a> [VIDEO] | <a>B</a> [INSIGHT]"). Lead-ins in the languages refeed's sources are written in.
+_LEAD_IN = re.compile(
+    r"^(?:related|related articles?|related stories|read more|read next|read also|also read|more|more on this|see also|"
+    r"watch|listen|recommended|further reading|lesen sie auch|mehr zum thema|auch interessant|leer más|lea también|"
+    r"ver también|lire aussi|à lire aussi|voir aussi|leggi anche|leia também|lees ook|czytaj także|läs även|les også)"
+    r"\s*[:：|»›-]",
+    re.I,
+)
+LINKED_SHARE = 0.8  # of a paragraph's letters inside links, at which (with two links or a lead-in) it is a link list
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def _links_not_text(node, tag: str, text: str) -> bool:
+    if tag != "p" or len(text) > 400 or next(node.iter("a"), None) is None:
+        return False
+    links = [" ".join(_string(a).split()) for a in _xp(node, ".//a[@href]")]
+    letters = sum(c.isalnum() for c in text)
+    linked = sum(c.isalnum() for link in links for c in link)
+    if _LEAD_IN.match(text) and linked >= 0.5 * sum(c.isalnum() for c in _LEAD_IN.sub("", text, count=1)):
+        return True
+    return len(links) >= 2 and letters > 0 and linked >= LINKED_SHARE * letters
+
+
+# The last paragraphs of many articles ask the reader for something: to follow the site or the author, to sign up,
+# to click, to comment. Only short ones, and only at the end, are taken for that.
+_PROMOTION = re.compile(
+    r"\bfollow (?:us|me|him|her|them|@\w+)\b.{0,60}\b(?:twitter|facebook|instagram|linkedin|tiktok|threads|bluesky|mastodon|x)\b"
+    r"|\b(?:sign up|subscribe|register)\b.{0,80}\bnewsletters?\b|\bnewsletters?\b.{0,80}\b(?:sign up|subscribe)\b"
+    r"|\bclick here\b|^(?:tell us what you think|what do you think|let us know what you think|join the conversation|"
+    r"leave a comment|share your thoughts)\b|^\[(\w+)\b[^\]]*\].*\[/\1\]$",
+    re.I,
+)
+PROMOTION_WORDS = 60
+
+
+def _promotion(text: str) -> bool:
+    return _words(text) <= PROMOTION_WORDS and bool(_PROMOTION.search(text))
 
 
 def _only_a_date(text: str, languages: list[str] | None = None) -> bool:
@@ -819,6 +868,8 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
     found (then both point at the same article) and only when they read as running text.
     """
     publisher, credit = own.publisher or generic.publisher, own.credit or generic.credit
+    if own.link_lists:  # trafilatura drops links: what the page's markup shows to be a row of links goes here
+        generic = Extracted(blocks=[b for b in generic.blocks if _letters(b[2]) not in own.link_lists], publisher=generic.publisher, credit=generic.credit)
     if not generic.blocks:
         own.publisher, own.credit = publisher, credit
         return own if _words(own.text) >= MIN_ARTICLE_WORDS else Extracted(blocks=[], publisher=publisher, credit=credit)

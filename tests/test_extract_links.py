@@ -1,0 +1,65 @@
+"""Paragraphs that point elsewhere or ask the reader for something are no article text: a "Related:" link,
+a row of headline links, and the follow-us / newsletter / click-here lines at an article's end. Running text
+with links in it, and the same words inside the article, stay."""
+
+from __future__ import annotations
+
+from crawler.extract_cli import extract_targets
+
+PROSE = [
+    "The city council voted on Tuesday to rebuild the old river bridge, which engineers closed last spring after "
+    "inspectors found deep cracks in two of its stone piers and a sagging deck above the main channel.",
+    "Work is due to start in March and to last about eighteen months, the council said, with a temporary crossing "
+    "for pedestrians and cyclists to be opened a few hundred metres upstream before the old deck comes down.",
+    "Residents who live near the bridge said they welcomed the decision but worried about noise, dust and heavy "
+    "lorries on the narrow streets of the old town during the long months of demolition and construction.",
+    'The plan follows a <a href="/reports/bridge-survey.html">survey published in June</a> and a '
+    '<a href="/council/minutes.html">long debate in the council</a>, where members argued for weeks over its cost.',
+    "The council will also send a newsletter to every household near the works, and residents can sign up for "
+    "updates by text message, a spokeswoman said, adding that the first issue would go out in February.",
+    "Shops along the river front said they hoped the council would help them through the months when fewer "
+    "people walk past, and several owners asked for lower rents and free parking while the work goes on.",
+]
+RELATED = '<strong>Related: </strong><a href="/news/ferry-service-returns.html">Ferry service returns to the harbour</a>'
+ROW = ('<a href="/news/a.html">Mayor defends the budget after a stormy night in the chamber</a> [VIDEO] | '
+       '<a href="/news/b.html">Flood defences to be raised along the northern bank</a> [INSIGHT]')
+TRAILING = [
+    "Follow us on Twitter @rivertown and on Facebook.",
+    "Sign up for our free daily newsletter to get the news of the day in your inbox.",
+    '[button link="https://rivertown.example/submit/" type="big"] Send us YOUR story[/button]',
+]
+
+
+def article(*, related: bool, row: bool, trailing: bool) -> str:
+    paragraphs = PROSE[:2] + ([RELATED] if related else []) + PROSE[2:4] + ([ROW] if row else []) + PROSE[4:]
+    paragraphs += TRAILING if trailing else []
+    body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Council votes to rebuild the river bridge | Rivertown News</title>
+<meta property="og:type" content="article"><meta property="og:title" content="Council votes to rebuild the river bridge">
+<meta property="article:published_time" content="2024-03-05T09:30:00+00:00"></head>
+<body><header><nav><a href="/">Home</a> <a href="/news/">News</a></nav></header>
+<main><article><h1>Council votes to rebuild the river bridge</h1>{body}</article></main>
+<footer><p>© Rivertown News</p></footer></body></html>"""
+
+
+def body_of(tmp_path, html: str) -> str:
+    path = tmp_path / "page.html"
+    path.write_text(html, encoding="utf-8")
+    (result,) = extract_targets([str(path)])
+    return result["content_text"]
+
+
+def test_links_and_requests_to_the_reader_are_left_out(tmp_path):
+    text = body_of(tmp_path, article(related=True, row=True, trailing=True))
+    for left_out in ("Ferry service returns", "Mayor defends the budget", "Flood defences", "Follow us on Twitter",
+                     "free daily newsletter", "Send us YOUR story", "[button"):
+        assert left_out not in text
+    assert "survey published in June" in text and "long debate in the council" in text  # links inside running text
+    assert "send a newsletter to every household" in text  # a newsletter inside the article is news
+
+
+def test_the_article_text_is_the_same_with_and_without_them(tmp_path):
+    plain = body_of(tmp_path, article(related=False, row=False, trailing=False))
+    assert plain == body_of(tmp_path, article(related=True, row=True, trailing=True))
+    assert all(words in plain for words in ("river bridge", "eighteen months", "free parking"))
