@@ -62,7 +62,7 @@ _BOILERPLATE = [
         r"^©",
         r"^the information on this site is from external sources",
         r"^the inclusion of any links does not necessarily",
-        r"^(read more|read next|related( articles?| stories| content)?|more on this( story)?|share this( article| story)?|don[’']t miss"
+        r"^(read more|read next|related( articles?| stories| content)?|more on this( story)?|share this( article| story)?|don[’']t miss|(show |view |read )?comments?( \(\d+\))?|kommentare|comentarios|commentaires"
         r"|advertisement|anzeige|publicidad|sponsored( content)?|subscribe to our newsletter.*|sign up for our newsletter.*"
         r"|click here to subscribe.*|weiterlesen|lesen sie auch|leer más|lire aussi|also read|see also|recommended( for you)?)\W*$",
     )
@@ -698,7 +698,8 @@ def _links_not_text(node, tag: str, text: str) -> bool:
 # The last paragraphs of many articles ask the reader for something: to follow the site or the author, to sign up,
 # to click, to comment. Only short ones, and only at the end, are taken for that.
 _PROMOTION = re.compile(
-    r"\bfollow (?:us|me|him|her|them|@\w+)\b.{0,60}\b(?:twitter|facebook|instagram|linkedin|tiktok|threads|bluesky|mastodon|x)\b"
+    r"\bfollow\b.{0,60}\b(?:twitter|facebook|instagram|linkedin|tiktok|threads|bluesky|mastodon)\b|\bfollow (?:us|me|him|her|them) on x\b"
+    r"|\bwe(?:'|’)?d (?:like|love) to hear\b|\bwe would (?:like|love) to hear\b"
     r"|\b(?:sign up|subscribe|register)\b.{0,80}\bnewsletters?\b|\bnewsletters?\b.{0,80}\b(?:sign up|subscribe)\b"
     r"|\bclick here\b|^(?:tell us what you think|what do you think|let us know what you think|join the conversation|"
     r"leave a comment|share your thoughts)\b|^\[(\w+)\b[^\]]*\].*\[/\1\]$",
