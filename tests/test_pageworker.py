@@ -34,6 +34,18 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _page_workers(pid: int) -> list[int]:
+    """The children of `pid` that run the page worker (not, say, the `uname -p` Scrapy's start-up log runs)."""
+    found = []
+    for child in _children(pid):
+        try:
+            if b"crawler.pageworker" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+        except OSError:
+            pass
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State:"))
@@ -83,8 +95,8 @@ def _crawl_with_worker(tmp_path: Path, site):
         with open(tmp_path / "log", "wb") as log:
             crawl = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "once"], cwd=tmp_path, env=env, stdout=log, stderr=log)
         try:
-            _wait_for(lambda: _children(crawl.pid) or crawl.poll() is not None, "the page worker")
-            yield server, crawl, _children(crawl.pid)[0]
+            _wait_for(lambda: _page_workers(crawl.pid) or crawl.poll() is not None, "the page worker")
+            yield server, crawl, _page_workers(crawl.pid)[0]
         finally:
             if crawl.poll() is None:
                 crawl.kill()
