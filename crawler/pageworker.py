@@ -154,8 +154,9 @@ class Pages:
 
     def remember(self, key: str | None = None, etag: str | None = None, modified: str | None = None, links: list | None = None) -> None:
         """A page's validators (and a listing's links), for the next run's conditional request."""
-        self._remembered(key, etag, modified, links)
-        self.batch.commit_if_due()
+        if key is not None and (etag or modified or links):
+            with self.batch.article():  # a failed write undoes itself alone, as an article's does
+                self._remembered(key, etag, modified, links)
 
     def _remembered(self, key: str | None = None, etag: str | None = None, modified: str | None = None, links: list | None = None) -> None:
         from crawler.store import Store
@@ -535,6 +536,9 @@ def main() -> None:
             except Exception:  # one bad page: its error goes back to the crawler, the worker goes on
                 pages.counts.take()  # what it counted before failing is not the crawl's
                 ok, value = False, RuntimeError(f"in the page worker: {traceback.format_exc()}")
+                if batch.lost:  # the store dropped every uncommitted page: exiting makes the crawler do them again
+                    _answer(pipe, (job, ok, value, None))
+                    os._exit(3)
             last = job
             _answer(pipe, (job, ok, value, None if batch.pending else last))
     finally:

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -239,6 +240,8 @@ def test_an_article_whose_pipeline_fails_is_undone_alone_and_the_batch_goes_on(s
                     pages.article(*args)
             else:
                 assert pages.article(*args)["stats"] == {"refeed/new": 1, "item_scraped_count": 1}
+        if batch.sqlite:  # one batch indeed: nothing is committed before it is due (on PostgreSQL each article is)
+            assert _committed_stories(store_url) == 0
     finally:
         FAILING.clear()
         batch.close()
@@ -258,3 +261,106 @@ def test_an_article_whose_pipeline_fails_is_undone_alone_and_the_batch_goes_on(s
             assert conn.exec_driver_sql("SELECT count(DISTINCT story_id) FROM near_bands").scalar() == 10
     finally:
         store.close()
+
+
+def _committed_stories(sqlite_url: str) -> int:
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=30) as other:
+        return other.execute("SELECT count(*) FROM stories").fetchone()[0]
+
+
+def test_an_sqlite_batch_waits_for_another_writer_instead_of_failing(tmp_path):
+    """Another connection (a crawl of another source) writes between an article's first read and its first
+    write: it waits for this batch, and this batch's write goes through. With a deferred transaction the read
+    took a snapshot that the other commit made stale, and the write failed at once ('database is locked')."""
+    url = f"sqlite:///{tmp_path / 'refeed.sqlite3'}"
+    batch, other = Batch(Store(url), max_items=50, max_seconds=3600), Store(url)
+    finished = threading.Event()
+
+    def other_crawl():
+        other.start_run("other")
+        finished.set()
+
+    writer = threading.Thread(target=other_crawl)
+    try:
+        with batch.article():
+            assert Store.story_for_url(batch.conn, "http://lt.test/a.html") is None  # a read first, as Deduplicate's
+            writer.start()
+            assert not finished.wait(1.0)  # it waits for this batch's turn to end
+            Store.remember_validators(batch.conn, "http://lt.test/", '"v1"', None, [])
+            batch.wrote()
+    finally:
+        batch.close()
+        writer.join(30)
+    assert finished.is_set()
+    with other.connect() as conn:
+        assert Store.validators_for(conn, "http://lt.test/").etag == '"v1"'
+    assert [run["source"] for run in other.last_runs()] == ["other"]
+    other.close()
+
+
+def test_a_postgresql_batch_keeps_no_transaction_open_after_an_article_that_wrote_nothing():
+    """A page dropped before it wrote (no title, a known duplicate) ends its transaction: a session left idle in
+    a transaction holds a snapshot, and servers with idle_in_transaction_session_timeout kill it."""
+    from sqlalchemy import text
+
+    from test_store_postgres import fresh_database
+
+    with fresh_database() as url:
+        batch, watcher = Batch(Store(url)), Store(url)
+        try:
+            with batch.article():
+                backend = batch.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+                assert Store.story_for_url(batch.conn, "http://lt.test/a.html") is None
+            with watcher.connect() as conn:
+                state = conn.execute(text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": backend}).scalar()
+            assert state == "idle"
+        finally:
+            batch.close()
+            watcher.close()
+
+
+class RollsTheStoreBack(FailsOnMarkedPages):
+    """Fails as SQLite does on a full disk or an I/O error: it has rolled the whole transaction back itself."""
+
+    def process_item(self, item):
+        if item.url in FAILING:
+            self.batch.conn.connection.driver_connection.execute("ROLLBACK")
+            raise sqlite3.OperationalError("database or disk is full")
+        return item
+
+
+def test_a_batch_that_sqlite_rolled_back_says_so_and_goes_on(tmp_path, sample_site, caplog):
+    """The error told is the store's own (not 'no such savepoint'), the batch knows it is lost (the page worker
+    then exits, so that the crawler stores its uncommitted pages again), and the next article is stored."""
+    from scrapy.settings import Settings
+
+    from crawler import settings as crawl_settings
+    from crawler.config import SourceConfig
+    from crawler.pageworker import Pages
+    from crawler.spiders.limitedtimes import LimitedTimesSpider
+
+    url, base = f"sqlite:///{tmp_path / 'refeed.sqlite3'}", "http://lt.test"
+    stories = sample_site.stories()[:4]
+    urls = [base + story.path for story in stories]
+    FAILING.clear()
+    FAILING.add(urls[2])
+    settings = Settings({"REFEED_STORE_URL": url, "REFEED_PIPELINE": [*crawl_settings.REFEED_PIPELINE, f"{__name__}.RollsTheStoreBack"]})
+    batch = Batch(Store(url), max_items=50, max_seconds=3600)
+    pages = Pages(settings, batch)
+    source = SourceConfig(name="lt", spider="limitedtimes", start_urls=(base + "/",))
+    try:
+        for n, (story, page_url) in enumerate(zip(stories, urls)):
+            _status, headers, body = sample_site.render(story.path, base)
+            args = (LimitedTimesSpider, source, {}, page_url, body, headers["Content-Type"], None, 20)
+            if n == 2:
+                with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+                    pages.article(*args)
+                assert batch.lost and batch.pending == 0
+                assert "rolled back its open batch: 3 articles or pages" in caplog.text  # the 2 before and its own
+            else:
+                pages.article(*args)
+    finally:
+        FAILING.clear()
+        batch.close()
+    with sqlite3.connect(tmp_path / "refeed.sqlite3") as db:
+        assert [row[0] for row in db.execute("SELECT url FROM stories")] == [urls[3]]  # 1 and 2 went with the batch
