@@ -674,10 +674,10 @@ _LEAD_IN = re.compile(
     r"^(?:related|related articles?|related stories|read more|read next|read also|also read|more|more on this|see also|"
     r"watch|listen|recommended|further reading|lesen sie auch|mehr zum thema|auch interessant|leer más|lea también|"
     r"ver también|lire aussi|à lire aussi|voir aussi|leggi anche|leia também|lees ook|czytaj także|läs även|les også)"
-    r"\s*[:：|»›-]",
+    r"(?:\s*[:：|»›]|\s+[-–—]\s)",
     re.I,
 )
-LINKED_SHARE = 0.8  # of a paragraph's letters inside links, at which (with two links or a lead-in) it is a link list
+_TAG_MARKS = re.compile(r"\[[^\]]{0,20}\]|\([^)]{0,20}\)")  # "[VIDEO]", "(Photos)" beside a headline link
 
 
 def _letters(text: str) -> str:
@@ -685,24 +685,33 @@ def _letters(text: str) -> str:
 
 
 def _links_not_text(node, tag: str, text: str) -> bool:
+    """A lead-in and a link ("Related: <a>…</a>"), or two or more links with nothing between them but separators
+    and tags ("<a>A</a> [VIDEO] | <a>B</a>"); a sentence with links in it ("<a>A</a> met <a>B</a>.") is text."""
     if tag != "p" or len(text) > 400 or next(node.iter("a"), None) is None:
         return False
     links = [" ".join(_string(a).split()) for a in _xp(node, ".//a[@href]")]
-    letters = sum(c.isalnum() for c in text)
-    linked = sum(c.isalnum() for link in links for c in link)
-    if _LEAD_IN.match(text) and linked >= 0.5 * sum(c.isalnum() for c in _LEAD_IN.sub("", text, count=1)):
-        return True
-    return len(links) >= 2 and letters > 0 and linked >= LINKED_SHARE * letters
+    if _LEAD_IN.match(text):
+        linked = sum(c.isalnum() for link in links for c in link)
+        return linked >= 0.5 * sum(c.isalnum() for c in _LEAD_IN.sub("", text, count=1))
+    if len(links) < 2:
+        return False
+    rest = text
+    for link in links:
+        rest = rest.replace(link, " ", 1)
+    return not any(c.isalnum() for c in _TAG_MARKS.sub(" ", rest))
 
 
 # The last paragraphs of many articles ask the reader for something: to follow the site or the author, to sign up,
-# to click, to comment. Only short ones, and only at the end, are taken for that.
+# to click, to comment. Only short ones, only at the end, and only a sentence that starts with the request (an
+# imperative: "Follow us on …", not "police will follow every lead posted on Facebook") are taken for that.
+_REQUEST = r"(?:^|[.!?…]\s+)"
 _PROMOTION = re.compile(
-    r"\bfollow\b.{0,60}\b(?:twitter|facebook|instagram|linkedin|tiktok|threads|bluesky|mastodon)\b|\bfollow (?:us|me|him|her|them) on x\b"
-    r"|\bwe(?:'|’)?d (?:like|love) to hear\b|\bwe would (?:like|love) to hear\b"
-    r"|\b(?:sign up|subscribe|register)\b.{0,80}\bnewsletters?\b|\bnewsletters?\b.{0,80}\b(?:sign up|subscribe)\b"
-    r"|\bclick here\b|^(?:tell us what you think|what do you think|let us know what you think|join the conversation|"
-    r"leave a comment|share your thoughts)\b|^\[(\w+)\b[^\]]*\].*\[/\1\]$",
+    _REQUEST + r"(?:follow|like|find)\b[^.!?]{0,80}?\bon (?:twitter|facebook|instagram|linkedin|tiktok|threads|bluesky|mastodon|x)\b"
+    r"|" + _REQUEST + r"(?:sign up|subscribe|register)\b[^.!?]{0,80}?\bnewsletters?\b"
+    r"|" + _REQUEST + r"click here\b"
+    r"|" + _REQUEST + r"we(?:'|’)?d (?:like|love) to hear (?:from you|what you think)"
+    r"|^(?:tell us what you think|what do you think|let us know what you think|join the conversation|leave a comment"
+    r"|share your thoughts)\b|^\[(\w+)\b[^\]]*\].*\[/\1\]$",
     re.I,
 )
 PROMOTION_WORDS = 60

@@ -34,9 +34,18 @@ TRAILING = [
 ]
 
 
-def article(*, related: bool, row: bool, trailing: bool) -> str:
+# News that only mentions what promotions say: kept wherever it stands, the end included.
+NEWS = [
+    '<a href="/people/mayor.html">Mayor Ana Ruiz</a> met <a href="/people/minister.html">Transport Minister Tom Hale</a> on the bridge.',
+    "Police said they would follow every lead, including messages the suspect posted on Facebook before the fire.",
+    "Residents can sign up for the council's newsletter about the works at the town hall from Monday.",
+    "Users who click here, on the fake council site, are asked for their bank details, the police warned.",
+]
+
+
+def article(*, related: bool, row: bool, trailing: bool, news: bool = False) -> str:
     paragraphs = PROSE[:2] + ([RELATED] if related else []) + PROSE[2:4] + ([ROW] if row else []) + PROSE[4:]
-    paragraphs += TRAILING if trailing else []
+    paragraphs += (NEWS if news else []) + (TRAILING if trailing else [])
     body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Council votes to rebuild the river bridge | Rivertown News</title>
@@ -68,3 +77,11 @@ def test_the_article_text_is_the_same_with_and_without_them(tmp_path):
     plain = body_of(tmp_path, article(related=False, row=False, trailing=False))
     assert plain == body_of(tmp_path, article(related=True, row=True, trailing=True))
     assert all(words in plain for words in ("river bridge", "eighteen months", "free parking"))
+
+
+def test_news_that_mentions_following_newsletters_or_clicking_stays_even_at_the_end(tmp_path):
+    text = body_of(tmp_path, article(related=True, row=True, trailing=False, news=True))
+    for kept in ("Mayor Ana Ruiz met Transport Minister Tom Hale", "follow every lead", "sign up for the council's newsletter",
+                 "Users who click here"):
+        assert kept in text
+    assert "Ferry service returns" not in text and "Mayor defends the budget" not in text
