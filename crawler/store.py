@@ -214,6 +214,10 @@ class Store:
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":  # processes starting at once on a shared store create it once
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            elif conn.dialect.name == "sqlite" and not _sqlite_schema_made(conn):
+                # The same for SQLite (the daemon starts a crawl per source at once): the first to take the write
+                # lock creates the schema, the others wait for it and then find it made.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             metadata.create_all(conn)
             near_bands_by_story.create(conn, checkfirst=True)
             if conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar() is None:
@@ -636,6 +640,14 @@ def _fill_dedup_keys(conn: Connection) -> None:
             conn.execute(url_keys.insert().values(key=match_key(row.url), story_id=row.story_id))
     for row in conn.execute(select(stories.c.id, stories.c.title, stories.c.content_text)).all():
         Store.replace_lead_keys(conn, row.id, row.title, row.content_text)
+
+
+def _sqlite_schema_made(conn: Connection) -> bool:
+    """Every table and index and the schema's meta rows exist (read without taking the write lock)."""
+    names = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
+    if not {*metadata.tables, near_bands_by_story.name} <= names:
+        return False
+    return conn.execute(select(func.count()).select_from(meta).where(meta.c.key.in_(("schema_version", "dedup_keys")))).scalar() == 2
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

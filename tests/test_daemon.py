@@ -233,3 +233,24 @@ def test_second_signal_stops_the_daemon_at_once(tmp_path, small_site):
     assert time.monotonic() - started < 10
     assert daemon.returncode == 1
     assert "killing running crawls now" in rest
+
+
+def test_two_sources_crawled_at_once_into_one_sqlite_store_lose_nothing(tmp_path, sample_site):
+    """As the daemon runs them (a child process per source, all at once): two crawls, each with its page worker,
+    write to one new SQLite file. One creates the schema while the other waits (both creating it failed with
+    'table stories already exists'); then each waits its turn for the write lock, and no page fails."""
+    from conftest import source_config
+
+    fresh = [a for a in sample_site.articles if a.republishes is None]
+    sites = SampleSite(sample_site.seed, fresh[:80]), SampleSite(sample_site.seed, fresh[80:160])
+    with SampleSiteServer(sites[0]) as one, SampleSiteServer(sites[1]) as two:
+        blocks = "".join(f'\n[[source]]\nname = "{name}"\nspider = "limitedtimes"\nstart_urls = ["{server.url}"]\n'
+                         for name, server in (("one", one), ("two", two)))
+        source_config(tmp_path, blocks)
+        runs = [spawn("once", "--source", name, cwd=tmp_path) for name in ("one", "two")]
+        errors = [run.communicate(timeout=300)[1] for run in runs]
+    for run, err in zip(runs, errors):
+        assert run.returncode == 0 and "locked" not in err, err[-3000:]
+    assert stored_count(tmp_path) == 160
+    with sqlite3.connect(tmp_path / "data" / "refeed.sqlite3") as db:
+        assert dict(db.execute("SELECT source, new FROM runs")) == {"one": 80, "two": 80}
