@@ -316,6 +316,7 @@ def cmd_run(args) -> int:
     A child per crawl because Twisted's reactor cannot restart, and so that a crawl
     that hangs, leaks or crashes is killed and reaped without touching the daemon.
     """
+    from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
@@ -330,7 +331,8 @@ def cmd_run(args) -> int:
         require_shared_store(config)
         Coordinator.for_config(config).close()
     daemon = Daemon(config)
-    scheduler = BackgroundScheduler(timezone="UTC")
+    # At most parallel_sources crawls at once (each a process and its page worker, ~230 MB); the others wait their turn.
+    scheduler = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(config.crawl.parallel_sources)})
     for source in config.sources:
         kind, value = parse_schedule(source.schedule)
         trigger = IntervalTrigger(seconds=value) if kind == "interval" else CronTrigger.from_crontab(source.schedule, timezone="UTC")

@@ -76,6 +76,7 @@ class CrawlConfig:
     recheck_hours: float = 48.0  # stored articles younger than this are re-asked conditionally
     run_timeout: int = 3600  # seconds a crawl of one source may take before it is stopped
     download_timeout: int = 20  # seconds one page may take; then it is retried, then skipped
+    parallel_sources: int = 4  # the daemon crawls at most this many sources at once (each a crawl and a page worker)
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
     )
 
     crawl_t = check.table("crawl", data.get("crawl", {}))
-    check.keys("crawl", crawl_t, {"concurrency", "obey_robots", "user_agent", "redis_url", "redis_prefix", "recheck_hours", "run_timeout", "download_timeout"})
+    check.keys("crawl", crawl_t, {"concurrency", "obey_robots", "user_agent", "redis_url", "redis_prefix", "recheck_hours", "run_timeout", "download_timeout", "parallel_sources"})
     crawl = CrawlConfig(
         concurrency=check.positive("crawl.concurrency", crawl_t.get("concurrency", 16)),
         obey_robots=check.boolean("crawl.obey_robots", crawl_t.get("obey_robots", True)),
@@ -172,6 +173,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
         recheck_hours=check.number("crawl.recheck_hours", crawl_t.get("recheck_hours", 48.0)),
         run_timeout=check.positive("crawl.run_timeout", crawl_t.get("run_timeout", 3600)),
         download_timeout=check.positive("crawl.download_timeout", crawl_t.get("download_timeout", 20)),
+        parallel_sources=check.positive("crawl.parallel_sources", crawl_t.get("parallel_sources", CrawlConfig.parallel_sources)),
     )
 
     sources = tuple(_source(check, i, raw) for i, raw in enumerate(check.array("source", data.get("source", []))))

@@ -44,6 +44,7 @@ def test_valid_schedules_parse(schedule, kind):
         ({"source": [GOOD_SOURCE], "topic": [{"name": "ok", "keywords": []}]}, 'topic "ok": keywords'),
         ({"source": [GOOD_SOURCE], "output": {"formats": ["atom", "pdf"]}}, "unknown format 'pdf'"),
         ({"source": [GOOD_SOURCE], "output": {"max_entries": 0}}, "output.max_entries: expected a positive integer"),
+        ({"source": [GOOD_SOURCE], "crawl": {"parallel_sources": 0}}, "crawl.parallel_sources: expected a positive integer"),
         ({"source": [{**GOOD_SOURCE, "articles": ["("]}]}, "not a regular expression"),
         ({"source": [{**GOOD_SOURCE, "start_urls": ["ftp://x"]}]}, "is not an http(s) URL"),
     ],

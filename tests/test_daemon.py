@@ -89,6 +89,35 @@ def test_daemon_crawls_on_schedule_and_stops_on_sigterm(tmp_path, small_server):
     assert len(all_links(tmp_path)) == len(small_server.site.stories())
 
 
+def test_daemon_crawls_at_most_parallel_sources_at_once(tmp_path, small_server):
+    """Three sources due at the same moment, parallel_sources = 1: each crawl starts after the one before ended."""
+    from conftest import source_config
+
+    blocks = "".join(f'\n[[source]]\nname = "{name}"\nspider = "limitedtimes"\nstart_urls = ["{small_server.url}"]\n'
+                     f'schedule = "every 2h"\nmax_pages = 3\n' for name in ("one", "two", "three"))
+    config = source_config(tmp_path, blocks)
+    config.write_text(config.read_text(encoding="utf-8").replace("[crawl]\n", "[crawl]\nparallel_sources = 1\n"), encoding="utf-8")
+    daemon = spawn("run", cwd=tmp_path)
+    events = []
+    try:
+        for line in daemon.stderr:
+            found = re.search(r"crawl (\w+): (starting|finished)", line)
+            if found:
+                events.append(found.groups())
+                if sum(kind == "finished" for _, kind in events) == 3:
+                    break
+        daemon.send_signal(signal.SIGTERM)
+        _, rest = daemon.communicate(timeout=120)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
+    assert daemon.returncode == 0, rest[-2000:]
+    kinds = [kind for _, kind in events]
+    assert kinds == ["starting", "finished"] * 3, events  # never two crawls at once
+    assert sorted(name for name, kind in events if kind == "finished") == ["one", "three", "two"]
+
+
 def test_rerun_asks_conditionally_and_downloads_no_article_again(tmp_path, small_server):
     write_config(tmp_path, small_server.url)
     assert run_cli("once", cwd=tmp_path).code == 0
