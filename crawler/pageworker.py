@@ -521,7 +521,10 @@ def main() -> None:
     try:
         while True:
             if batch.pending and not pipe.ready(batch.max_seconds - (time.monotonic() - batch.opened)):
-                batch.commit()  # idle: what is stored becomes visible
+                try:
+                    batch.commit()  # idle: what is stored becomes visible
+                except Exception as exc:
+                    _exit_lost(exc)
                 _answer(pipe, (None, True, None, last))
             frame = pipe.read()
             if frame is None:  # the crawler died: what is not committed is not counted done; the next run fetches it
@@ -533,16 +536,23 @@ def main() -> None:
             op, job, args = frame
             try:
                 ok, value = True, getattr(pages, op)(*args)
-            except Exception:  # one bad page: its error goes back to the crawler, the worker goes on
+            except Exception as exc:  # one bad page: its error goes back to the crawler, the worker goes on
+                if batch.lost:
+                    _exit_lost(exc)
                 pages.counts.take()  # what it counted before failing is not the crawl's
                 ok, value = False, RuntimeError(f"in the page worker: {traceback.format_exc()}")
-                if batch.lost:  # the store dropped every uncommitted page: exiting makes the crawler do them again
-                    _answer(pipe, (job, ok, value, None))
-                    os._exit(3)
             last = job
             _answer(pipe, (job, ok, value, None if batch.pending else last))
     finally:
         batch.close()
+
+
+def _exit_lost(exc: Exception) -> None:
+    """The store rolled back every page not yet committed: exit unanswered, so that the crawler stores them (this
+    page included) again in its own process, as when a worker dies."""
+    logger.error("page worker: the store lost its open batch (%s); exiting, the crawler stores those pages again",
+                 "".join(traceback.format_exception_only(exc)).strip()[-500:])
+    os._exit(3)
 
 
 def _answer(pipe: _Pipe, frame: tuple) -> None:

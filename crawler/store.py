@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import logging
+import sqlite3
 import struct
 import threading
 import time
@@ -570,8 +571,7 @@ class Batch:
             yield
         except BaseException:
             if not raw.in_transaction:  # SQLite rolled back the whole transaction: no savepoint is left to go to
-                self.lost = True
-                logger.error("the store rolled back its open batch: %d articles or pages written in it are not stored", self.pending)
+                self._lose("a statement failed")
                 raise
             raw.execute("ROLLBACK TO SAVEPOINT refeed_article")
             raw.execute("RELEASE SAVEPOINT refeed_article")
@@ -591,13 +591,33 @@ class Batch:
             self.commit()
 
     def commit(self) -> None:
-        self.conn.commit()
+        try:
+            self.conn.commit()
+        except Exception:  # a full disk or an I/O error at COMMIT (where WAL writes): SQLite rolled it all back
+            self._lose("its commit failed")
+            raise
         if self.pending:
             logger.debug("committed %d stored articles", self.pending)
         self.pending = 0
         self.opened = time.monotonic()
         self._release_lock()
         self.conn.begin()
+
+    def _lose(self, why: str) -> None:
+        """The open batch is gone (SQLite rolled it back itself): say so, and start a new one on a usable connection.
+        `lost` tells the page worker to exit, so that the crawler stores its uncommitted pages again."""
+        self.lost = True
+        logger.error("the store rolled back its open batch (%s): %d articles or pages written in it are not stored", why, self.pending)
+        self.pending = 0
+        self.opened = time.monotonic()
+        self._release_lock()
+        try:
+            self.conn.rollback()
+            if self.sqlite and self.conn.connection.driver_connection.in_transaction:
+                self.conn.connection.driver_connection.rollback()  # a COMMIT that failed may leave it open
+            self.conn.begin()
+        except Exception:  # the connection is gone too: what uses it next says so
+            logger.debug("could not start a new batch", exc_info=True)
 
     def serialize(self) -> None:
         """Take the store-wide story lock until the next commit (a no-op on SQLite, which has one writer anyway)."""
@@ -652,7 +672,16 @@ def _sqlite_schema_made(conn: Connection) -> bool:
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    deadline = time.monotonic() + 30
+    while True:
+        try:  # a new file: processes switching it to WAL at once get "locked" at once, without a busy wait
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")

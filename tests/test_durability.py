@@ -323,7 +323,7 @@ class RollsTheStoreBack(FailsOnMarkedPages):
     """Fails as SQLite does on a full disk or an I/O error: it has rolled the whole transaction back itself."""
 
     def process_item(self, item):
-        if item.url in FAILING:
+        if item.url in FAILING or item.url == os.environ.get("REFEED_TEST_FAILING"):
             self.batch.conn.connection.driver_connection.execute("ROLLBACK")
             raise sqlite3.OperationalError("database or disk is full")
         return item
@@ -356,7 +356,7 @@ def test_a_batch_that_sqlite_rolled_back_says_so_and_goes_on(tmp_path, sample_si
                 with pytest.raises(sqlite3.OperationalError, match="disk is full"):
                     pages.article(*args)
                 assert batch.lost and batch.pending == 0
-                assert "rolled back its open batch: 3 articles or pages" in caplog.text  # the 2 before and its own
+                assert "rolled back its open batch (a statement failed): 3 articles or pages" in caplog.text  # 2 before, its own
             else:
                 pages.article(*args)
     finally:
@@ -364,3 +364,81 @@ def test_a_batch_that_sqlite_rolled_back_says_so_and_goes_on(tmp_path, sample_si
         batch.close()
     with sqlite3.connect(tmp_path / "refeed.sqlite3") as db:
         assert [row[0] for row in db.execute("SELECT url FROM stories")] == [urls[3]]  # 1 and 2 went with the batch
+
+
+def test_a_batch_whose_commit_fails_is_lost_whole_and_the_next_batch_works(tmp_path):
+    """A COMMIT that fails (here a deferred foreign key; on a full disk SQLite rolls back by itself) loses the
+    whole batch, says so, counts nothing as pending, and leaves a connection the next batch can use."""
+    from sqlalchemy.exc import IntegrityError
+
+    url = f"sqlite:///{tmp_path / 'refeed.sqlite3'}"
+    batch = Batch(Store(url), max_items=50, max_seconds=3600)
+    try:
+        with batch.article():
+            Store.remember_validators(batch.conn, "http://lt.test/a/", '"v1"', None, [])
+            batch.wrote()
+        with batch.article():
+            batch.conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # checked at COMMIT, which then fails
+            batch.conn.exec_driver_sql("INSERT INTO story_urls (url, story_id, first_seen) VALUES ('http://lt.test/x.html', 'nosuchstory', '2024-01-01 00:00:00')")
+            batch.wrote()
+        with pytest.raises(IntegrityError):
+            batch.commit()
+        assert batch.lost and batch.pending == 0
+        with batch.article():
+            Store.remember_validators(batch.conn, "http://lt.test/b/", '"v2"', None, [])
+            batch.wrote()
+    finally:
+        batch.close()
+    with sqlite3.connect(tmp_path / "refeed.sqlite3") as db:
+        assert [row[0] for row in db.execute("SELECT url FROM http_validators")] == ["http://lt.test/b/"]
+        assert db.execute("SELECT count(*) FROM story_urls").fetchone()[0] == 0
+
+
+def test_a_page_worker_whose_batch_is_lost_exits_without_answering_for_it(tmp_path, sample_site):
+    """The page worker itself (its real process and pipe protocol): the pages before the loss are answered but
+    never reported committed, the page that lost the batch is not answered, and the worker exits 3, so that the
+    crawler (PageWorker, on the worker's end) stores all of them again in its own process."""
+    import pickle
+
+    from crawler import settings as crawl_settings
+    from crawler.config import SourceConfig
+    from crawler.pageworker import _HEADER
+    from crawler.spiders.limitedtimes import LimitedTimesSpider
+
+    base = "http://lt.test"
+    stories = sample_site.stories()[:3]
+    settings = {name: getattr(crawl_settings, name) for name in dir(crawl_settings) if name.startswith("REFEED_")}
+    settings.update(REFEED_STORE_URL=f"sqlite:///{tmp_path / 'refeed.sqlite3'}", REFEED_BATCH_SECONDS=3600,
+                    REFEED_PIPELINE=[*crawl_settings.REFEED_PIPELINE, f"{__name__}.RollsTheStoreBack"])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]), "REFEED_TEST_FAILING": base + stories[2].path}
+    worker = subprocess.Popen([sys.executable, "-c", "from crawler.pageworker import main; main()"], cwd=ROOT, env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    source = SourceConfig(name="lt", spider="limitedtimes", start_urls=(base + "/",))
+
+    def send(op, job, args):
+        data = pickle.dumps((op, job, args), protocol=pickle.HIGHEST_PROTOCOL)
+        worker.stdin.write(_HEADER.pack(len(data)) + data)
+        worker.stdin.flush()
+
+    def answer():
+        head = worker.stdout.read(_HEADER.size)
+        return pickle.loads(worker.stdout.read(_HEADER.unpack(head)[0])) if head else None
+
+    try:
+        send("init", None, (settings,))
+        for job, story in enumerate(stories, 1):
+            _status, headers, body = sample_site.render(story.path, base)
+            send("article", job, (LimitedTimesSpider, source, {}, base + story.path, body, headers["Content-Type"], None, 20))
+        answers = [answer() for _ in range(3)]
+        assert worker.wait(60) == 3
+    finally:
+        FAILING.clear()
+        if worker.poll() is None:
+            worker.kill()
+        worker.wait()
+        errors = worker.stderr.read()
+        for stream in (worker.stdin, worker.stdout, worker.stderr):
+            stream.close()
+    assert [(job, ok, committed) for job, ok, _value, committed in answers[:2]] == [(1, True, None), (2, True, None)]
+    assert answers[2] is None  # the third page's job: unanswered
+    assert b"the store lost its open batch" in errors
