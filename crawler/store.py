@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from crawler.canonical import match_key
 from crawler.dedup import BANDS, lead_keys
@@ -377,13 +378,26 @@ class Store:
     # -- runs and feeds
 
     def start_run(self, source: str) -> int:
-        with self.engine.begin() as conn:
-            return conn.execute(runs.insert().values(source=source, started=utcnow(), outcome="running")).inserted_primary_key[0]
+        started = utcnow()
+        return self._write(lambda conn: conn.execute(runs.insert().values(source=source, started=started, outcome="running")).inserted_primary_key[0])
 
     def finish_run(self, run_id: int, **values) -> None:
         values.setdefault("finished", utcnow())
-        with self.engine.begin() as conn:
-            conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+        self._write(lambda conn: conn.execute(runs.update().where(runs.c.id == run_id).values(**values)))
+
+    def _write(self, work):
+        """`work(conn)` in a transaction of its own. SQLite lets one writer in at a time and does not queue the
+        others: a crawl of another source whose batches follow each other closely can keep a short write like
+        this one out past busy_timeout. It is tried again then, for up to WRITE_PATIENCE, not given up."""
+        deadline = time.monotonic() + WRITE_PATIENCE
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    return work(conn)
+            except OperationalError as exc:
+                if not _locked(exc) or time.monotonic() > deadline:
+                    raise
+                logger.warning("the store is busy with another writer; trying again")
 
     def last_runs(self) -> list[dict]:
         with self.engine.connect() as conn:
@@ -399,11 +413,14 @@ class Store:
     def record_feeds(self, results: Iterable) -> None:
         """Remember each built feed (slug, title, entries, updated) for `status`."""
         now = utcnow()
-        with self.engine.begin() as conn:
+        rows = [{"slug": r.slug, "title": r.title, "entries": r.entries, "updated": r.updated, "built": now} for r in results]
+
+        def replace(conn):
             conn.execute(feeds.delete())
-            rows = [{"slug": r.slug, "title": r.title, "entries": r.entries, "updated": r.updated, "built": now} for r in results]
             if rows:
                 conn.execute(feeds.insert(), rows)
+
+        self._write(replace)
 
     def feed_status(self) -> list[dict]:
         with self.engine.connect() as conn:
@@ -564,8 +581,14 @@ class Batch:
         writer (a crawl of another source) can make stale before this article's first write, which then fails
         at once instead of waiting its turn."""
         raw = self.conn.connection.driver_connection
-        if not raw.in_transaction:
-            raw.execute("BEGIN IMMEDIATE")
+        deadline = time.monotonic() + WRITE_PATIENCE
+        while not raw.in_transaction:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # kept out past busy_timeout by another crawl's batches
+                if not _locked(exc) or time.monotonic() > deadline:
+                    raise
+                logger.warning("the store is busy with another writer; trying again")
         raw.execute("SAVEPOINT refeed_article")
         try:
             yield
@@ -670,10 +693,18 @@ def _sqlite_schema_made(conn: Connection) -> bool:
     return conn.execute(select(func.count()).select_from(meta).where(meta.c.key.in_(("schema_version", "dedup_keys")))).scalar() == 2
 
 
+BUSY_TIMEOUT = 30.0  # seconds SQLite itself waits for the write lock…
+WRITE_PATIENCE = 600.0  # …and refeed, trying again, before a write fails
+
+
+def _locked(exc: Exception) -> bool:
+    return "database is locked" in str(exc) or "database is busy" in str(exc)
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA busy_timeout=30000")
-    deadline = time.monotonic() + 30
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
+    deadline = time.monotonic() + BUSY_TIMEOUT
     while True:
         try:  # a new file: processes switching it to WAL at once get "locked" at once, without a busy wait
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -683,6 +714,5 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
                 raise
             time.sleep(0.01)
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

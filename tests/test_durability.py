@@ -442,3 +442,43 @@ def test_a_page_worker_whose_batch_is_lost_exits_without_answering_for_it(tmp_pa
     assert [(job, ok, committed) for job, ok, _value, committed in answers[:2]] == [(1, True, None), (2, True, None)]
     assert answers[2] is None  # the third page's job: unanswered
     assert b"the store lost its open batch" in errors
+
+
+def test_writers_kept_out_past_busy_timeout_try_again_instead_of_failing(tmp_path, monkeypatch, caplog):
+    """SQLite queues no writers: another crawl's batches can keep a run record or a second batch out past
+    busy_timeout (0.1 s here, 30 s in use). They try again until the lock is free, and nothing is lost."""
+    import crawler.store as store_module
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.1)
+    url = f"sqlite:///{tmp_path / 'refeed.sqlite3'}"
+    busy, runs, second = Batch(Store(url), max_items=50, max_seconds=3600), Store(url), Batch(Store(url), max_items=50, max_seconds=3600)
+    results = []
+
+    def another_batch():
+        with second.article():
+            Store.remember_validators(second.conn, "http://two.test/", '"v2"', None, [])
+            second.wrote()
+        second.commit()
+        results.append("batch")
+
+    try:
+        with busy.article():  # holds the write lock until it commits
+            Store.remember_validators(busy.conn, "http://one.test/", '"v1"', None, [])
+            busy.wrote()
+        writers = [threading.Thread(target=lambda: results.append(runs.start_run("other"))), threading.Thread(target=another_batch)]
+        for writer in writers:
+            writer.start()
+        deadline = time.monotonic() + 30
+        while caplog.text.count("busy with another writer") < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert caplog.text.count("busy with another writer") >= 2 and results == []  # both past their busy_timeout
+        busy.commit()
+        for writer in writers:
+            writer.join(30)
+    finally:
+        busy.close()
+        second.close()
+    assert sorted(map(str, results)) == ["1", "batch"]
+    with runs.connect() as conn:
+        assert Store.validators_for(conn, "http://two.test/").etag == '"v2"'
+    runs.close()
