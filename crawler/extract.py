@@ -695,9 +695,7 @@ def _links_not_text(node, tag: str, text: str) -> bool:
         return linked >= 0.5 * sum(c.isalnum() for c in _LEAD_IN.sub("", text, count=1))
     if len(links) < 2:
         return False
-    rest = text
-    for link in links:
-        rest = rest.replace(link, " ", 1)
+    rest = " ".join(_xp(node, ".//text()[not(ancestor::a[@href])]"))
     return not any(c.isalnum() for c in _TAG_MARKS.sub(" ", rest))
 
 
@@ -706,10 +704,13 @@ def _links_not_text(node, tag: str, text: str) -> bool:
 # imperative: "Follow us on …", not "police will follow every lead posted on Facebook") are taken for that.
 _REQUEST = r"(?:^|[.!?…]\s+)"
 _PROMOTION = re.compile(
-    _REQUEST + r"(?:follow|like|find)\b[^.!?]{0,80}?\bon (?:twitter|facebook|instagram|linkedin|tiktok|threads|bluesky|mastodon|x)\b"
+    _REQUEST + r"(?:please |don[’']t forget to )?(?:follow(?!-)|like us|find us)\b[^.!?]{0,80}?"
+    r"\bon (?:twitter|facebook|instagram|linkedin|tiktok|threads|bluesky|mastodon|x(?![-\w]))"
+    r"|" + _REQUEST + r"follow us\s*[:：]"
     r"|" + _REQUEST + r"(?:sign up|subscribe|register)\b[^.!?]{0,80}?\bnewsletters?\b"
     r"|" + _REQUEST + r"click here\b"
     r"|" + _REQUEST + r"we(?:'|’)?d (?:like|love) to hear (?:from you|what you think)"
+    r"|" + _REQUEST + r"we would (?:like|love) to hear (?:from you|what you think)"
     r"|^(?:tell us what you think|what do you think|let us know what you think|join the conversation|leave a comment"
     r"|share your thoughts)\b|^\[(\w+)\b[^\]]*\].*\[/\1\]$",
     re.I,
