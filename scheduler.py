@@ -345,7 +345,7 @@ def cmd_run(args) -> int:
             replace_existing=True,
             max_instances=1,
             coalesce=True,
-            misfire_grace_time=max(60, min(3600, config.crawl.run_timeout)),
+            misfire_grace_time=None,  # a run that waited for a free slot (parallel_sources) is late, not missed
             next_run_time=datetime.now().astimezone(),
         )
     server = serve_in_thread(config.output.dir, args.serve) if args.serve else None

@@ -695,8 +695,17 @@ def _links_not_text(node, tag: str, text: str) -> bool:
         return linked >= 0.5 * sum(c.isalnum() for c in _LEAD_IN.sub("", text, count=1))
     if len(links) < 2:
         return False
-    rest = " ".join(_xp(node, ".//text()[not(ancestor::a[@href])]"))
-    return not any(c.isalnum() for c in _TAG_MARKS.sub(" ", rest))
+    return not any(c.isalnum() for c in _TAG_MARKS.sub(" ", _outside_links(node)))
+
+
+def _outside_links(element) -> str:
+    """The text of an element outside the links within it (a link around it, as on a card, does not count)."""
+    parts = [element.text or ""]
+    for child in element:
+        if isinstance(child.tag, str) and not (child.tag == "a" and child.get("href") is not None):
+            parts.append(_outside_links(child))
+        parts.append(child.tail or "")
+    return " ".join(parts)
 
 
 # The last paragraphs of many articles ask the reader for something: to follow the site or the author, to sign up,
@@ -704,7 +713,7 @@ def _links_not_text(node, tag: str, text: str) -> bool:
 # imperative: "Follow us on …", not "police will follow every lead posted on Facebook") are taken for that.
 _REQUEST = r"(?:^|[.!?…]\s+)"
 _PROMOTION = re.compile(
-    _REQUEST + r"(?:please |don[’']t forget to )?(?:follow(?!-)|like us|find us)\b[^.!?]{0,80}?"
+    _REQUEST + r"(?:please |don[’']t forget to |like and )?(?:follow(?!-)|like us|find us)\b[^.!?]{0,80}?"
     r"\bon (?:twitter|facebook|instagram|linkedin|tiktok|threads|bluesky|mastodon|x(?![-\w]))"
     r"|" + _REQUEST + r"follow us\s*[:：]"
     r"|" + _REQUEST + r"(?:sign up|subscribe|register)\b[^.!?]{0,80}?\bnewsletters?\b"

@@ -395,9 +395,10 @@ class Store:
                 with self.engine.begin() as conn:
                     return work(conn)
             except OperationalError as exc:
-                if not _locked(exc) or time.monotonic() > deadline:
+                if not _locked(exc.orig) or time.monotonic() > deadline:
                     raise
                 logger.warning("the store is busy with another writer; trying again")
+                time.sleep(0.05)
 
     def last_runs(self) -> list[dict]:
         with self.engine.connect() as conn:
@@ -559,7 +560,7 @@ class Batch:
     def article(self):
         """One article's checks and writes, in a savepoint: a stage that fails undoes them and leaves the batch's
         other articles whole (on PostgreSQL a failed statement would otherwise abort the whole transaction)."""
-        before = self.pending
+        before, self.lost = self.pending, False
         try:
             with self._sqlite_savepoint() if self.sqlite else self.conn.begin_nested():
                 yield
@@ -589,6 +590,7 @@ class Batch:
                 if not _locked(exc) or time.monotonic() > deadline:
                     raise
                 logger.warning("the store is busy with another writer; trying again")
+                time.sleep(0.05)
         raw.execute("SAVEPOINT refeed_article")
         try:
             yield
@@ -697,8 +699,9 @@ BUSY_TIMEOUT = 30.0  # seconds SQLite itself waits for the write lock…
 WRITE_PATIENCE = 600.0  # …and refeed, trying again, before a write fails
 
 
-def _locked(exc: Exception) -> bool:
-    return "database is locked" in str(exc) or "database is busy" in str(exc)
+def _locked(exc: BaseException | None) -> bool:
+    """SQLite's own 'locked' or 'busy' (the driver's error, not SQLAlchemy's text, which quotes the parameters)."""
+    return isinstance(exc, sqlite3.OperationalError) and str(exc) in ("database is locked", "database is busy")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -99,6 +100,8 @@ def test_daemon_crawls_at_most_parallel_sources_at_once(tmp_path, small_server):
     config.write_text(config.read_text(encoding="utf-8").replace("[crawl]\n", "[crawl]\nparallel_sources = 1\n"), encoding="utf-8")
     daemon = spawn("run", cwd=tmp_path)
     events = []
+    watchdog = threading.Timer(240, daemon.kill)  # a crawl that never comes ends the read below (and fails the test)
+    watchdog.start()
     try:
         for line in daemon.stderr:
             found = re.search(r"crawl (\w+): (starting|finished)", line)
@@ -109,6 +112,7 @@ def test_daemon_crawls_at_most_parallel_sources_at_once(tmp_path, small_server):
         daemon.send_signal(signal.SIGTERM)
         _, rest = daemon.communicate(timeout=120)
     finally:
+        watchdog.cancel()
         if daemon.poll() is None:
             daemon.kill()
             daemon.communicate()

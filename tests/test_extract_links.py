@@ -30,6 +30,7 @@ TRAILING = [
     "Sign up for our free daily newsletter to get the news of the day in your inbox.",
     "We’d like to hear what you think about this or any of our articles.",
     "Follow the Rivertown News opinion desk on Facebook and Instagram.",
+    "Like and follow us on Facebook.",
     '[button link="https://rivertown.example/submit/" type="big"] Send us YOUR story[/button]',
     "Tell us what YOU think...",
     "Comments",
@@ -68,7 +69,7 @@ def body_of(tmp_path, html: str) -> str:
 def test_links_and_requests_to_the_reader_are_left_out(tmp_path):
     text = body_of(tmp_path, article(related=True, row=True, trailing=True))
     for left_out in ("Ferry service returns", "Mayor defends the budget", "Flood defences", "Follow us on Twitter",
-                     "free daily newsletter", "hear what you think", "opinion desk", "Send us YOUR story", "[button",
+                     "free daily newsletter", "hear what you think", "opinion desk", "Like and follow", "Send us YOUR story", "[button",
                      "Tell us what", "Comments"):
         assert left_out not in text
     assert "survey published in June" in text and "long debate in the council" in text  # links inside running text
