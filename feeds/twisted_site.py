@@ -6,6 +6,7 @@ import argparse
 import gzip
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -131,16 +132,17 @@ def site(directory: str | os.PathLike) -> server.Site:
     return _Site(_Folder(Path(directory)))
 
 
-def serve(directory: str | os.PathLike, host: str = "127.0.0.1", port: int = 8080, *, announce=None) -> None:
-    """Serve ``directory`` in this process until SIGINT/SIGTERM. Uses Twisted's reactor, so never after a crawl
-    in the same process; ``announce(port)`` is called once listening."""
+def serve(directory: str | os.PathLike, host: str = "127.0.0.1", port: int = 8080, *, announce=None, signals: bool = True) -> None:
+    """Serve ``directory`` in this process until SIGINT/SIGTERM (or, without ``signals``, until something else
+    stops the reactor). Uses Twisted's reactor, so never after a crawl in the same process; ``announce(port)`` is
+    called once listening."""
     from twisted.internet import reactor
 
     listening = reactor.listenTCP(port, site(directory), interface=host)
     logger.info("serving %s at http://%s:%d/", directory, host, listening.getHost().port)
     if announce is not None:
         announce(listening.getHost().port)
-    reactor.run()
+    reactor.run(installSignalHandlers=signals)
 
 
 class _ParentWatch:
@@ -180,8 +182,10 @@ def main(argv=None) -> int:
 
             stdio.StandardIO(_ParentWatch(), stdout=os.open(os.devnull, os.O_WRONLY))
 
+    if args.watch_stdin:  # the parent ends it by closing stdin; a Ctrl-C reaches the parent too, which does so
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        serve(args.directory, args.host, args.port, announce=announce)
+        serve(args.directory, args.host, args.port, announce=announce, signals=not args.watch_stdin)
     except error.CannotListenError as exc:
         print(f"error cannot listen on {args.host}:{args.port}: {exc.socketError}", flush=True)
         return 2
