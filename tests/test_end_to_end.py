@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 
 import feedparser
 import pytest
@@ -223,3 +224,46 @@ def test_demo_once_builds_at_least_200_entries(tmp_path):
     assert parsed.bozo == 0
     assert len(parsed.entries) >= 200
     assert "http://127.0.0.1:8765/all.atom" in result.stdout
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "systemctl-stop"])
+def test_demo_serves_until_stopped_and_then_stops_cleanly(tmp_path, how):
+    """`make demo` as a person runs it: crawl, build, serve; then Ctrl-C (SIGINT to the whole process group) or
+    SIGTERM to all of it (systemd's stop, `timeout`) stops the demo and its feed server child: exit 0, and no
+    traceback on the way out."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import urllib.request
+
+    from conftest import ROOT
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    demo = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "demo", "--port", str(port)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    watchdog = threading.Timer(240, os.killpg, (demo.pid, signal.SIGKILL))
+    watchdog.start()
+    output = []
+    try:
+        for line in demo.stdout:
+            output.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/all.atom", timeout=30) as answer:
+            assert feedparser.parse(answer.read()).entries
+        os.killpg(demo.pid, how)
+        output.append(demo.stdout.read())
+        assert demo.wait(60) == 0, "".join(output)[-3000:]
+    finally:
+        watchdog.cancel()
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
+        demo.stdout.close()
+    assert "Traceback" not in "".join(output), "".join(output)[-3000:]
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
