@@ -9,18 +9,18 @@ import pytest
 from crawler.extract_cli import extract_targets
 
 PROSE = [
-    "The city council voted on Tuesday to rebuild the old river bridge, which engineers closed last spring after "
-    "inspectors found deep cracks in two of its stone piers and a sagging deck above the main channel.",
-    "Work is due to start in March and to last about eighteen months, the council said, with a temporary crossing "
-    "for pedestrians and cyclists to be opened a few hundred metres upstream before the old deck comes down.",
-    "Residents who live near the bridge said they welcomed the decision but worried about noise, dust and heavy "
-    "lorries on the narrow streets of the old town during the long months of demolition and construction.",
-    'The plan follows a <a href="/reports/bridge-survey.html">survey published in June</a> and a '
-    '<a href="/council/minutes.html">long debate in the council</a>, where members argued for weeks over its cost.',
-    "The council will also send a newsletter to every household near the works, and residents can sign up for "
-    "updates by text message, a spokeswoman said, adding that the first issue would go out in February.",
-    "Shops along the river front said they hoped the council would help them through the months when fewer "
-    "people walk past, and several owners asked for lower rents and free parking while the work goes on.",
+    ("The city council voted on Tuesday to rebuild the old river bridge, which engineers closed last spring after "
+    "inspectors found deep cracks in two of its stone piers and a sagging deck above the main channel."),
+    ("Work is due to start in March and to last about eighteen months, the council said, with a temporary crossing "
+    "for pedestrians and cyclists to be opened a few hundred metres upstream before the old deck comes down."),
+    ("Residents who live near the bridge said they welcomed the decision but worried about noise, dust and heavy "
+    "lorries on the narrow streets of the old town during the long months of demolition and construction."),
+    ('The plan follows a <a href="/reports/bridge-survey.html">survey published in June</a> and a '
+    '<a href="/council/minutes.html">long debate in the council</a>, where members argued for weeks over its cost.'),
+    ("The council will also send a newsletter to every household near the works, and residents can sign up for "
+    "updates by text message, a spokeswoman said, adding that the first issue would go out in February."),
+    ("Shops along the river front said they hoped the council would help them through the months when fewer "
+    "people walk past, and several owners asked for lower rents and free parking while the work goes on."),
 ]
 RELATED = '<strong>Related: </strong><a href="/news/ferry-service-returns.html">Ferry service returns to the harbour</a>'
 ROW = ('<a href="/news/a.html"><span>LIVE</span>Mayor defends the budget after a stormy night in the chamber</a> [VIDEO] | '
