@@ -389,16 +389,11 @@ class Store:
         """`work(conn)` in a transaction of its own. SQLite lets one writer in at a time and does not queue the
         others: a crawl of another source whose batches follow each other closely can keep a short write like
         this one out past busy_timeout. It is tried again then, for up to WRITE_PATIENCE, not given up."""
-        deadline = time.monotonic() + WRITE_PATIENCE
-        while True:
-            try:
-                with self.engine.begin() as conn:
-                    return work(conn)
-            except OperationalError as exc:
-                if not _locked(exc.orig) or time.monotonic() > deadline:
-                    raise
-                logger.warning("the store is busy with another writer; trying again")
-                time.sleep(0.05)
+        def attempt():
+            with self.engine.begin() as conn:
+                return work(conn)
+
+        return _while_locked(attempt)
 
     def last_runs(self) -> list[dict]:
         with self.engine.connect() as conn:
@@ -582,15 +577,8 @@ class Batch:
         writer (a crawl of another source) can make stale before this article's first write, which then fails
         at once instead of waiting its turn."""
         raw = self.conn.connection.driver_connection
-        deadline = time.monotonic() + WRITE_PATIENCE
-        while not raw.in_transaction:
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:  # kept out past busy_timeout by another crawl's batches
-                if not _locked(exc) or time.monotonic() > deadline:
-                    raise
-                logger.warning("the store is busy with another writer; trying again")
-                time.sleep(0.05)
+        if not raw.in_transaction:
+            _while_locked(lambda: raw.execute("BEGIN IMMEDIATE"))  # kept out past busy_timeout by another crawl
         raw.execute("SAVEPOINT refeed_article")
         try:
             yield
@@ -699,23 +687,32 @@ BUSY_TIMEOUT = 30.0  # seconds SQLite itself waits for the write lock…
 WRITE_PATIENCE = 600.0  # …and refeed, trying again, before a write fails
 
 
-def _locked(exc: BaseException | None) -> bool:
+def _locked(exc: BaseException) -> bool:
     """SQLite's own 'locked' or 'busy' (the driver's error, not SQLAlchemy's text, which quotes the parameters)."""
+    exc = getattr(exc, "orig", exc)
     return isinstance(exc, sqlite3.OperationalError) and str(exc) in ("database is locked", "database is busy")
+
+
+def _while_locked(attempt, patience: float | None = None, pause: float = 0.05, warn: bool = True):
+    """attempt(), tried again while SQLite answers 'locked' (another writer), for up to `patience` seconds
+    (WRITE_PATIENCE unless given); any other error, or one past the deadline, is raised."""
+    deadline = time.monotonic() + (WRITE_PATIENCE if patience is None else patience)
+    while True:
+        try:
+            return attempt()
+        except (sqlite3.OperationalError, OperationalError) as exc:
+            if not _locked(exc) or time.monotonic() > deadline:
+                raise
+            if warn:
+                logger.warning("the store is busy with another writer; trying again")
+            time.sleep(pause)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
-    deadline = time.monotonic() + BUSY_TIMEOUT
-    while True:
-        try:  # a new file: processes switching it to WAL at once get "locked" at once, without a busy wait
-            cursor.execute("PRAGMA journal_mode=WAL")
-            break
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
+    # A new file: processes switching it to WAL at once get "locked" at once, without SQLite's busy wait.
+    _while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"), patience=BUSY_TIMEOUT, pause=0.01, warn=False)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
