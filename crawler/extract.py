@@ -627,7 +627,7 @@ class Extracted:
     blocks: list[tuple[str, str, str]]
     publisher: str | None = None
     credit: list[str] = field(default_factory=list)
-    link_lists: set[str] = field(default_factory=set)  # paragraphs set aside as links, not text (`_letters` of each)
+    link_lists: set[str] = field(default_factory=set)  # paragraphs set aside as links, not text (`_fold` of each)
 
     @property
     def text(self) -> str:
@@ -660,7 +660,7 @@ def body_blocks(page: Page, body: Selector, remove: list[str] = (), junk: bool =
         if is_boilerplate(text) or _only_a_date(text, languages):
             continue
         if _links_not_text(node, tag, text):
-            result.link_lists.add(_letters(text))
+            result.link_lists.add(_fold(text))
             continue
         result.blocks.append((tag, _inner_html(node, page), text))
     while result.blocks and _promotion(result.blocks[-1][2]):  # "Follow us on …", "Sign up for our newsletter …"
@@ -678,10 +678,6 @@ _LEAD_IN = re.compile(
     re.I,
 )
 _TAG_MARKS = re.compile(r"\[[^\]]{0,20}\]|\([^)]{0,20}\)")  # "[VIDEO]", "(Photos)" beside a headline link
-
-
-def _letters(text: str) -> str:
-    return "".join(c for c in text.casefold() if c.isalnum())
 
 
 def _links_not_text(node, tag: str, text: str) -> bool:
@@ -889,7 +885,7 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
     """
     publisher, credit = own.publisher or generic.publisher, own.credit or generic.credit
     if own.link_lists:  # trafilatura drops links: what the page's markup shows to be a row of links goes here
-        generic = Extracted(blocks=[b for b in generic.blocks if _letters(b[2]) not in own.link_lists], publisher=generic.publisher, credit=generic.credit)
+        generic = Extracted(blocks=[b for b in generic.blocks if _fold(b[2]) not in own.link_lists], publisher=generic.publisher, credit=generic.credit)
     if not generic.blocks:
         own.publisher, own.credit = publisher, credit
         return own if _words(own.text) >= MIN_ARTICLE_WORDS else Extracted(blocks=[], publisher=publisher, credit=credit)
