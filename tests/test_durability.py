@@ -199,6 +199,44 @@ class FailsOnMarkedPages:
 FAILING: set[str] = set()
 
 
+LT = "http://lt.test"  # where the sample site's pages are said to come from in the page-work tests below
+
+
+def _article_jobs(sample_site, count: int, validators: bool = False) -> list[tuple[str, tuple]]:
+    """(URL, `Pages.article` arguments) of the sample site's `count` newest stories, as the spider hands them over
+    (with an ETag to remember for each when `validators`)."""
+    from crawler.config import SourceConfig
+    from crawler.spiders.limitedtimes import LimitedTimesSpider
+
+    source = SourceConfig(name="lt", spider="limitedtimes", start_urls=(LT + "/",))
+    jobs = []
+    for n, story in enumerate(sample_site.stories()[:count]):
+        url = LT + story.path
+        _status, headers, body = sample_site.render(story.path, LT)
+        remember = (url, f'"v{n}"', None, None) if validators else None
+        jobs.append((url, (LimitedTimesSpider, source, {}, url, body, headers["Content-Type"], remember, 20)))
+    return jobs
+
+
+def _pipeline_settings(store_url: str, last_stage: type) -> dict:
+    """Every REFEED_* setting, on this store, with `last_stage` (a class of this module) after REFEED_PIPELINE."""
+    from crawler import settings as crawl_settings
+
+    settings = {name: getattr(crawl_settings, name) for name in dir(crawl_settings) if name.startswith("REFEED_")}
+    settings.update(REFEED_STORE_URL=store_url, REFEED_PIPELINE=[*crawl_settings.REFEED_PIPELINE, f"{__name__}.{last_stage.__name__}"])
+    return settings
+
+
+def _pages_with(store_url: str, last_stage: type):
+    """(Pages, its Batch: one batch for everything, committed only when closed) with `last_stage` last."""
+    from scrapy.settings import Settings
+
+    from crawler.pageworker import Pages
+
+    batch = Batch(Store(store_url), max_items=50, max_seconds=3600)
+    return Pages(Settings(_pipeline_settings(store_url, last_stage)), batch), batch
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request, tmp_path):
     if request.param == "sqlite":
@@ -214,27 +252,15 @@ def test_an_article_whose_pipeline_fails_is_undone_alone_and_the_batch_goes_on(s
     """Twelve articles in one batch, the 3rd and 8th failing after their story was written: those two leave no
     row behind (story, URLs, bands, validators: the next run asks for them again in full), the ten others are
     stored whole, and what a failed article counted is not added to the next one's figures."""
-    from scrapy.settings import Settings
     from sqlalchemy.exc import DBAPIError
 
-    from crawler import settings as crawl_settings
-    from crawler.config import SourceConfig
-    from crawler.pageworker import Pages
-    from crawler.spiders.limitedtimes import LimitedTimesSpider
-
-    base = "http://lt.test"
-    stories = sample_site.stories()[:12]
-    urls = [base + story.path for story in stories]
+    jobs = _article_jobs(sample_site, 12, validators=True)
+    urls = [url for url, _args in jobs]
     FAILING.clear()
     FAILING.update({urls[2], urls[7]})
-    settings = Settings({"REFEED_STORE_URL": store_url, "REFEED_PIPELINE": [*crawl_settings.REFEED_PIPELINE, f"{__name__}.FailsOnMarkedPages"]})
-    batch = Batch(Store(store_url), max_items=50, max_seconds=3600)  # one batch for all twelve
-    pages = Pages(settings, batch)
-    source = SourceConfig(name="lt", spider="limitedtimes", start_urls=(base + "/",))
+    pages, batch = _pages_with(store_url, FailsOnMarkedPages)
     try:
-        for n, (story, url) in enumerate(zip(stories, urls)):
-            _status, headers, body = sample_site.render(story.path, base)
-            args = (LimitedTimesSpider, source, {}, url, body, headers["Content-Type"], (url, f'"v{n}"', None, None), 20)
+        for url, args in jobs:
             if url in FAILING:
                 with pytest.raises(DBAPIError, match="no_such_table"):
                     pages.article(*args)
@@ -332,26 +358,14 @@ class RollsTheStoreBack(FailsOnMarkedPages):
 def test_a_batch_that_sqlite_rolled_back_says_so_and_goes_on(tmp_path, sample_site, caplog):
     """The error told is the store's own (not 'no such savepoint'), the batch knows it is lost (the page worker
     then exits, so that the crawler stores its uncommitted pages again), and the next article is stored."""
-    from scrapy.settings import Settings
-
-    from crawler import settings as crawl_settings
-    from crawler.config import SourceConfig
-    from crawler.pageworker import Pages
-    from crawler.spiders.limitedtimes import LimitedTimesSpider
-
-    url, base = f"sqlite:///{tmp_path / 'refeed.sqlite3'}", "http://lt.test"
-    stories = sample_site.stories()[:4]
-    urls = [base + story.path for story in stories]
+    url = f"sqlite:///{tmp_path / 'refeed.sqlite3'}"
+    jobs = _article_jobs(sample_site, 4)
+    urls = [page_url for page_url, _args in jobs]
     FAILING.clear()
     FAILING.add(urls[2])
-    settings = Settings({"REFEED_STORE_URL": url, "REFEED_PIPELINE": [*crawl_settings.REFEED_PIPELINE, f"{__name__}.RollsTheStoreBack"]})
-    batch = Batch(Store(url), max_items=50, max_seconds=3600)
-    pages = Pages(settings, batch)
-    source = SourceConfig(name="lt", spider="limitedtimes", start_urls=(base + "/",))
+    pages, batch = _pages_with(url, RollsTheStoreBack)
     try:
-        for n, (story, page_url) in enumerate(zip(stories, urls)):
-            _status, headers, body = sample_site.render(story.path, base)
-            args = (LimitedTimesSpider, source, {}, page_url, body, headers["Content-Type"], None, 20)
+        for n, (_page_url, args) in enumerate(jobs):
             if n == 2:
                 with pytest.raises(sqlite3.OperationalError, match="disk is full"):
                     pages.article(*args)
@@ -400,20 +414,13 @@ def test_a_page_worker_whose_batch_is_lost_exits_without_answering_for_it(tmp_pa
     crawler (PageWorker, on the worker's end) stores all of them again in its own process."""
     import pickle
 
-    from crawler import settings as crawl_settings
-    from crawler.config import SourceConfig
     from crawler.pageworker import _HEADER
-    from crawler.spiders.limitedtimes import LimitedTimesSpider
 
-    base = "http://lt.test"
-    stories = sample_site.stories()[:3]
-    settings = {name: getattr(crawl_settings, name) for name in dir(crawl_settings) if name.startswith("REFEED_")}
-    settings.update(REFEED_STORE_URL=f"sqlite:///{tmp_path / 'refeed.sqlite3'}", REFEED_BATCH_SECONDS=3600,
-                    REFEED_PIPELINE=[*crawl_settings.REFEED_PIPELINE, f"{__name__}.RollsTheStoreBack"])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]), "REFEED_TEST_FAILING": base + stories[2].path}
+    jobs = _article_jobs(sample_site, 3)
+    settings = {**_pipeline_settings(f"sqlite:///{tmp_path / 'refeed.sqlite3'}", RollsTheStoreBack), "REFEED_BATCH_SECONDS": 3600}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]), "REFEED_TEST_FAILING": jobs[2][0]}
     worker = subprocess.Popen([sys.executable, "-c", "from crawler.pageworker import main; main()"], cwd=ROOT, env=env,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    source = SourceConfig(name="lt", spider="limitedtimes", start_urls=(base + "/",))
 
     def send(op, job, args):
         data = pickle.dumps((op, job, args), protocol=pickle.HIGHEST_PROTOCOL)
@@ -426,9 +433,8 @@ def test_a_page_worker_whose_batch_is_lost_exits_without_answering_for_it(tmp_pa
 
     try:
         send("init", None, (settings,))
-        for job, story in enumerate(stories, 1):
-            _status, headers, body = sample_site.render(story.path, base)
-            send("article", job, (LimitedTimesSpider, source, {}, base + story.path, body, headers["Content-Type"], None, 20))
+        for job, (_url, args) in enumerate(jobs, 1):
+            send("article", job, args)
         answers = [answer() for _ in range(3)]
         assert worker.wait(60) == 3
     finally:
