@@ -41,37 +41,28 @@ def topic_rules(config: Config):
     return [TopicRule(name=t.name, title=t.title, keywords=t.keywords, exclude=t.exclude) for t in config.topics]
 
 
-def feed_state_file(config: Config) -> Path | None:
-    """Where builds remember what they rendered (beside a SQLite store; none for other stores: every feed is rendered)."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(config.store_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return Path(url.database).with_name(Path(url.database).name + ".feeds.json")
-
-
-def build(config: Config, store) -> int:
-    """Rebuild every feed from the store; only changed files are rewritten."""
+def build(config: Config, store, full: bool = False) -> int:
+    """Bring the feeds up to date with the store: only the feeds whose entries changed are read and rewritten."""
     from crawler.locks import FileLock
-    from feeds.build import build_feeds, remove_temp_files
+    from crawler.retention import prune
+    from feeds.build import build_from_store, remove_temp_files
 
     started = time.monotonic()
+    prune(store, config.keep_days)  # before the build: pruned stories leave the feeds
     Path(config.output.dir).mkdir(parents=True, exist_ok=True)
     with FileLock(Path(config.output.dir)):  # builds take turns, so the last one sees every commit
         remove_temp_files(config.output.dir)  # of a build that was killed
-        report = build_feeds(
-            store.articles(),
+        report = build_from_store(
+            store,
             config.output.dir,
             config.output.base_url,
+            full=full,
             formats=config.output.formats,
             max_entries=config.output.max_entries,
             rules=topic_rules(config),
             site_title="refeed",
             websub_hub=config.output.websub_hub or None,
-            state_file=feed_state_file(config),
         )
-        store.record_feeds(report.feeds)
     logger.info(
         "feeds: %d feeds in %s, %d files written, %d unchanged, %d removed (%.1f s)",
         len(report.feeds), config.output.dir, len(report.written), len(report.unchanged), len(report.removed),
@@ -219,6 +210,46 @@ def cmd_export(args) -> int:
     finally:
         store.close()
     return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    """export's JSON lines back into the store: backup and restore, or from one store to another."""
+    from crawler.importer import import_lines, numbered
+    from feeds.catalog import take_in
+
+    config = load_config(args.config)
+    check_paths(config)
+    store = open_store(config)
+
+    def progress(message: str) -> None:
+        print(f"import: {message}", file=sys.stderr, flush=True)
+
+    def bad(number: int, why: str) -> None:
+        print(f"import: line {number}: {why}; skipped", file=sys.stderr, flush=True)
+
+    def inputs():
+        for name in args.files or ["-"]:
+            if name == "-":
+                yield sys.stdin
+                continue
+            try:
+                with open(name, encoding="utf-8", errors="replace") as handle:
+                    yield handle
+            except OSError as exc:
+                raise ConfigError(f"import: {name}: {exc.strerror}") from None
+
+    started = time.monotonic()
+    try:
+        report = import_lines(store, numbered(inputs()), bad, progress)
+        take_in(store, topic_rules(config), progress)  # the stories' feeds, so that the next build is incremental
+    finally:
+        store.close()
+    seconds = time.monotonic() - started
+    progress(
+        f"{report.new + report.replaced} stories stored ({report.new} new, {report.replaced} replaced), "
+        f"{report.bad} bad lines, {seconds:.1f} s"
+    )
+    return EXIT_FAILED if report.bad else EXIT_OK
 
 
 def cmd_extract(args) -> int:
@@ -473,6 +504,8 @@ def parser() -> argparse.ArgumentParser:
     serve = with_config(command("serve", cmd_serve, "serve the output folder over HTTP (ETag, Last-Modified, 304, gzip)"))
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     with_config(command("export", cmd_export, "every stored article, one JSON object a line"))
+    imports = with_config(command("import", cmd_import, "the reverse of export: JSON lines (files, or stdin) into the store"))
+    imports.add_argument("files", nargs="*", metavar="FILE", help="export files to read (default, or -: standard input)")
     extract = with_config(command("extract", cmd_extract, "extract articles from URLs or local HTML files without storing them"))
     extract.add_argument("targets", nargs="+", metavar="TARGET", help="URL or HTML file")
     extract.add_argument("--source", metavar="NAME", help="extract as this source's spider does")

@@ -30,6 +30,7 @@ FORMATS = ("atom", "rss", "json")
 SELECTOR_FIELDS = ("title", "body", "published", "authors", "section", "image", "remove")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 DEFAULT_CONFIG = "refeed.toml"
+MAX_KEEP_DAYS = 36500
 
 
 class ConfigError(Exception):
@@ -87,6 +88,7 @@ class Config:
     crawl: CrawlConfig
     sources: tuple[SourceConfig, ...]
     topics: tuple[TopicConfig, ...]
+    keep_days: int = 0  # > 0: stories first seen longer ago lose their text and HTML (what deduplication needs stays)
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -137,8 +139,11 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
     check.keys("", data, {"store", "output", "crawl", "source", "topic"})
 
     store = check.table("store", data.get("store", {}))
-    check.keys("store", store, {"url"})
+    check.keys("store", store, {"url", "keep_days"})
     store_url = _resolve_store_url(check.string("store.url", store.get("url", "sqlite:///data/refeed.sqlite3")), base)
+    keep_days = store.get("keep_days", 0)
+    if not isinstance(keep_days, int) or isinstance(keep_days, bool) or not 0 <= keep_days <= MAX_KEEP_DAYS:
+        check.fail(f"store.keep_days: expected a whole number of days from 0 (keep everything) to {MAX_KEEP_DAYS}, got {keep_days!r}")
 
     out = check.table("output", data.get("output", {}))
     check.keys("output", out, {"dir", "base_url", "formats", "max_entries", "websub_hub"})
@@ -186,7 +191,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
     for name in topic_names:
         if topic_names.count(name) > 1:
             check.fail(f'topic "{name}": name is used twice; names must be unique')
-    return Config(path=path, store_url=store_url, output=output, crawl=crawl, sources=sources, topics=topics)
+    return Config(path=path, store_url=store_url, output=output, crawl=crawl, sources=sources, topics=topics, keep_days=keep_days)
 
 
 def _source(check: _Checker, index: int, raw) -> SourceConfig:

@@ -15,7 +15,7 @@ from scrapy.exceptions import DropItem
 from sqlalchemy.exc import IntegrityError
 
 from crawler.canonical import canonicalize, match_key
-from crawler.dedup import FULLER_BY, NearSignature, compare, exact_fingerprint, looks_truncated, near_signature, probe_keys
+from crawler.dedup import FULLER_BY, SAME_TEXT, NearSignature, compare, exact_fingerprint, looks_truncated, near_signature, probe_keys
 from crawler.extract import is_boilerplate
 from crawler.items import Article
 from crawler.store import Batch, Store, story_id_for, utcnow
@@ -195,7 +195,12 @@ class CanonicalizePipeline:
 
 
 def content_hash(item: Article) -> str:
-    return hashlib.sha1(f"{item.title}\n{item.content_html}".encode("utf-8")).hexdigest()
+    return content_hash_of(item.title, item.content_html)
+
+
+def content_hash_of(title: str, content_html: str) -> str:
+    """What tells a corrected page from the stored one: its title and HTML, hashed."""
+    return hashlib.sha1(f"{title}\n{content_html}".encode("utf-8")).hexdigest()
 
 
 class _BatchStage:
@@ -231,7 +236,8 @@ class DeduplicatePipeline(_BatchStage):
             story_id = Store.story_for_url(conn, url)
             if story_id:
                 story = Store.get_story(conn, story_id)
-                if match_key(story.url) == match_key(item.url) and story.content_hash != content_hash(item):
+                # (a pruned story is past keep_days: its page showing up again is no correction, it stays pruned)
+                if match_key(story.url) == match_key(item.url) and story.content_hash != content_hash(item) and story.pruned is None:
                     return self._update(story, item)
                 self._merge(story, item, f"duplicate of {story_id} (same URL {url})")
         story_id = Store.story_for_fingerprint(conn, item.fingerprint)
@@ -251,12 +257,17 @@ class DeduplicatePipeline(_BatchStage):
         conn = self.batch.conn
         bands = item.signature.bands if item.signature is not None else []
         near, leads = Store.candidates(conn, bands, probe_keys(item.title, item.content_text), MAX_CANDIDATES)
-        candidates: dict[str, None] = {}
+        candidates: dict[str, float] = {}
         for story_id, _title, blob in near:
-            if blob and item.signature.similarity(NearSignature.from_bytes(blob)) >= NEAR_CANDIDATE:
-                candidates[story_id] = None
-        candidates.update(dict.fromkeys(leads))
+            if blob and (similarity := item.signature.similarity(NearSignature.from_bytes(blob))) >= NEAR_CANDIDATE:
+                candidates[story_id] = similarity
+        for story_id in leads:
+            candidates.setdefault(story_id, 0.0)
         for story in sorted(Store.get_stories(conn, candidates), key=lambda s: (s.first_seen, s.id)):
+            if story.pruned is not None:  # its text is gone (keep_days): its signature alone tells the same text
+                if candidates[story.id] >= SAME_TEXT:
+                    self._merge(story, item, f"duplicate of {story.id} (near a pruned story, estimated jaccard={candidates[story.id]:.2f})")
+                continue
             match = compare(story.title, story.content_text, item.title, item.content_text)
             if match:
                 return story, match

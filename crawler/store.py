@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import logging
+import random
 import sqlite3
 import struct
 import threading
@@ -33,11 +34,14 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
+    literal,
     literal_column,
     null,
     or_,
     select,
     text,
+    tuple_,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -50,7 +54,7 @@ from crawler.dedup import BANDS, lead_keys
 __all__ = ["Batch", "Store", "story_id_for", "utcnow", "SCHEMA_VERSION"]
 
 logger = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: stories.pruned, the feed index (story_topics, changed_stories, dirty_feeds), feeds' build state
 
 
 def utcnow() -> datetime:
@@ -110,6 +114,37 @@ stories = Table(
     Column("fingerprint", String(40), nullable=False, index=True),
     Column("content_hash", String(40), nullable=False),
     Column("signature", LargeBinary),
+    Column("pruned", UTCDateTime),  # when keep_days took its text and HTML; what deduplication needs stays
+)
+# Export streams stories in this order; retention finds the old ones by first_seen.
+stories_by_published = Index("ix_stories_published", stories.c.published, stories.c.id)
+stories_unpruned = Index(  # retention's work: the stories not yet pruned, oldest first (pruned ones cost nothing)
+    "ix_stories_unpruned", stories.c.first_seen, sqlite_where=stories.c.pruned.is_(None), postgresql_where=stories.c.pruned.is_(None)
+)
+
+story_topics = Table(  # the feed index: every feed a story is in ("all", its topics, its publisher), by date
+    "story_topics",
+    metadata,
+    Column("story_id", String(16), ForeignKey("stories.id"), primary_key=True),
+    Column("slug", String(200), primary_key=True),
+    Column("published", UTCDateTime, nullable=False),
+    sqlite_with_rowid=False,
+)
+# A feed's newest entries: one range of this index (newest first, ties by id as the feed orders them).
+story_topics_latest = Index("ix_story_topics_latest", story_topics.c.slug, story_topics.c.published.desc(), story_topics.c.story_id)
+
+changed_stories = Table(  # stories stored or updated since the feed index last took them in; `mark` tells a later change
+    "changed_stories",
+    metadata,
+    Column("story_id", String(16), primary_key=True),
+    Column("mark", BigInteger, nullable=False),
+)
+
+dirty_feeds = Table(  # feeds whose entries may have changed since the last build
+    "dirty_feeds",
+    metadata,
+    Column("slug", String(200), primary_key=True),
+    Column("mark", BigInteger, nullable=False),
 )
 
 story_urls = Table(
@@ -172,6 +207,9 @@ feeds = Table(
     Column("entries", Integer, nullable=False),
     Column("updated", UTCDateTime),
     Column("built", UTCDateTime, nullable=False),
+    Column("headlines", Text),  # JSON: the index page's first entries of the feed, [[title, url], …]
+    Column("digest", String(40)),  # of the entries and options it was rendered from
+    Column("files", Text),  # JSON: {file name: [size, mtime_ns]} as that build left them
 )
 
 validators = Table(
@@ -222,8 +260,11 @@ class Store:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             metadata.create_all(conn)
             near_bands_by_story.create(conn, checkfirst=True)
-            if conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar() is None:
+            version = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+            if version is None:
                 conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(version) < SCHEMA_VERSION:
+                _upgrade(conn, int(version))
             if conn.execute(select(meta.c.value).where(meta.c.key == "dedup_keys")).scalar() is None:
                 _fill_dedup_keys(conn)
                 conn.execute(meta.insert().values(key="dedup_keys", value="1"))
@@ -293,6 +334,40 @@ class Store:
         Store.add_url(conn, row["id"], row["url"], row["first_seen"])
         _insert_bands(conn, row["id"], bands)
         _insert_lead_keys(conn, row["id"], row["title"], row["content_text"])
+        Store.changed(conn, row["id"])
+
+    @staticmethod
+    def insert_stories(conn: Connection, new: list[tuple[dict, list[int], list[int], list[str]]]) -> None:
+        """Many new stories at once (import): each (row, LSH bands, teaser keys, its other URLs), one statement
+        a table. A URL (or spelling of it) that another story holds already stays that story's."""
+        if not new:
+            return
+        upserts = _upserts(conn)
+        conn.execute(_INSERT_STORY, [row for row, _, _, _ in new])
+        urls = [{"url": url, "story_id": row["id"], "first_seen": row["first_seen"]} for row, _, _, others in new for url in (row["url"], *others)]
+        conn.execute(upserts.story_url, urls)
+        conn.execute(upserts.url_key, [{"key": _match_key(u["url"]), "story_id": u["story_id"]} for u in urls])
+        bands = [{"band": i, "hash": h, "story_id": row["id"]} for row, story_bands, _, _ in new for i, h in enumerate(story_bands)]
+        if bands:
+            conn.execute(_INSERT_BANDS, bands)
+        leads = [{"hash": k, "story_id": row["id"]} for row, _, keys, _ in new for k in dict.fromkeys(keys)]
+        if leads:
+            conn.execute(_INSERT_LEAD_KEYS, leads)
+        conn.execute(upserts.changed, [{"story_id": row["id"], "mark": random.getrandbits(63)} for row, _, _, _ in new])
+
+    @staticmethod
+    def count(conn: Connection) -> int:
+        return conn.execute(select(func.count()).select_from(stories)).scalar_one()
+
+    @staticmethod
+    def upserts(conn: Connection) -> _Upserts:
+        """The dialect's INSERT … ON CONFLICT statements (`changed`, `dirty`, `story_url`, …)."""
+        return _upserts(conn)
+
+    @staticmethod
+    def changed(conn: Connection, story_id: str) -> None:
+        """The story was stored or updated: the feed index takes it in at the next build."""
+        conn.execute(_upserts(conn).changed, {"story_id": story_id, "mark": random.getrandbits(63)})
 
     @staticmethod
     def add_url(conn: Connection, story_id: str, url: str, seen: datetime) -> bool:
@@ -306,6 +381,7 @@ class Store:
     @staticmethod
     def update_story(conn: Connection, story_id: str, values: dict) -> None:
         conn.execute(_UPDATE_STORY, {**values, "story": story_id})
+        Store.changed(conn, story_id)
 
     @staticmethod
     def replace_lead_keys(conn: Connection, story_id: str, title: str, text: str) -> None:
@@ -364,16 +440,32 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(stories)).scalar_one()
 
-    def articles(self) -> Iterator[dict]:
-        """Every story as a dict with the export keys (datetimes aware UTC), oldest first."""
-        with self.engine.connect() as conn:
-            urls: dict[str, list[str]] = {}
-            for row in conn.execute(select(story_urls.c.story_id, story_urls.c.url).order_by(story_urls.c.first_seen, story_urls.c.url)):
-                urls.setdefault(row.story_id, []).append(row.url)
-            for row in conn.execute(select(stories).order_by(stories.c.published, stories.c.id)):
+    def articles(self, chunk: int = 500) -> Iterator[dict]:
+        """Every story as a dict with the export keys (datetimes aware UTC), oldest first; streamed in chunks of
+        `chunk`, each one indexed query (no snapshot or cursor held between them), so memory stays flat."""
+        after = None
+        while True:
+            query = select(stories).order_by(stories.c.published, stories.c.id).limit(chunk)
+            if after is not None:
+                query = query.where(tuple_(stories.c.published, stories.c.id) > tuple_(*after))
+            with self.reader() as conn:
+                rows = conn.execute(query).all()
+                if not rows:
+                    return
+                urls: dict[str, list[str]] = {}
+                query = (
+                    select(story_urls.c.story_id, story_urls.c.url)
+                    .where(story_urls.c.story_id.in_([row.id for row in rows]))
+                    .order_by(story_urls.c.first_seen, story_urls.c.url)
+                )
+                for link in conn.execute(query):
+                    urls.setdefault(link.story_id, []).append(link.url)
+            for row in rows:
                 item = {key: getattr(row, key) for key in EXPORT_KEYS if key != "urls"}
                 item["urls"] = urls.get(row.id, [row.url])
                 yield {key: item[key] for key in EXPORT_KEYS}
+            last = rows[-1]
+            after = (literal(last.published, UTCDateTime), literal(last.id, String(16)))
 
     # -- runs and feeds
 
@@ -406,15 +498,47 @@ class Store:
             rows = conn.execute(select(runs).where(runs.c.source == source).order_by(runs.c.id.desc()).limit(limit))
             return [dict(row._mapping) for row in rows]
 
-    def record_feeds(self, results: Iterable) -> None:
-        """Remember each built feed (slug, title, entries, updated) for `status`."""
+    @staticmethod
+    def meta(conn: Connection, key: str) -> str | None:
+        return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+    def feed_states(self) -> dict[str, dict]:
+        """Every feed as the last build left it: title, entries, updated (ISO), headlines, digest, files."""
+        with self.reader() as conn:
+            rows = conn.execute(select(feeds)).all()
+        return {
+            row.slug: {
+                "title": row.title,
+                "entries": row.entries,
+                "updated": row.updated.isoformat() if row.updated else None,
+                "headlines": json.loads(row.headlines or "[]"),
+                "digest": row.digest,
+                "files": json.loads(row.files or "{}"),
+            }
+            for row in rows
+        }
+
+    def save_feed_states(self, changed: dict[str, dict], gone: Iterable[str], options: str) -> None:
+        """Remember the feeds a build rendered (or found unchanged) and forget those it removed; `options`: its digest."""
         now = utcnow()
-        rows = [{"slug": r.slug, "title": r.title, "entries": r.entries, "updated": r.updated, "built": now} for r in results]
+        rows = [
+            {
+                "slug": slug, "title": known["title"], "entries": known["entries"], "built": now,
+                "updated": datetime.fromisoformat(known["updated"]) if known.get("updated") else None,
+                "headlines": json.dumps(known["headlines"], ensure_ascii=False), "digest": known["digest"],
+                "files": json.dumps(known["files"], sort_keys=True),
+            }
+            for slug, known in changed.items()
+        ]
+        gone = sorted(set(gone) | set(changed))
 
         def replace(conn):
-            conn.execute(feeds.delete())
+            for start in range(0, len(gone), 500):
+                conn.execute(feeds.delete().where(feeds.c.slug.in_(gone[start:start + 500])))
             if rows:
                 conn.execute(feeds.insert(), rows)
+            conn.execute(meta.delete().where(meta.c.key == "feed_options"))
+            conn.execute(meta.insert().values(key="feed_options", value=options))
 
         self._write(replace)
 
@@ -467,6 +591,10 @@ class _Upserts:
         # its rowcount says whether the URL was new (kept past the cursor's close, as psycopg's is not otherwise)
         self.story_url = dialect.insert(story_urls).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
         self.url_key = dialect.insert(url_keys).on_conflict_do_nothing()
+        changed = dialect.insert(changed_stories)
+        self.changed = changed.on_conflict_do_update(index_elements=["story_id"], set_={"mark": changed.excluded.mark})
+        dirty = dialect.insert(dirty_feeds)
+        self.dirty = dirty.on_conflict_do_update(index_elements=["slug"], set_={"mark": dirty.excluded.mark})
         remembered = dialect.insert(validators)
         self.validators = remembered.on_conflict_do_update(
             index_elements=["url"], set_={c: remembered.excluded[c] for c in ("etag", "last_modified", "links", "checked")}
@@ -678,9 +806,32 @@ def _fill_dedup_keys(conn: Connection) -> None:
 def _sqlite_schema_made(conn: Connection) -> bool:
     """Every table and index and the schema's meta rows exist (read without taking the write lock)."""
     names = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
-    if not {*metadata.tables, near_bands_by_story.name} <= names:
+    if not {*metadata.tables, near_bands_by_story.name, *(index.name for index in _LATER_INDEXES)} <= names:
         return False
-    return conn.execute(select(func.count()).select_from(meta).where(meta.c.key.in_(("schema_version", "dedup_keys")))).scalar() == 2
+    rows = dict(conn.execute(select(meta.c.key, meta.c.value).where(meta.c.key.in_(("schema_version", "dedup_keys")))).all())
+    return "dedup_keys" in rows and rows.get("schema_version") == str(SCHEMA_VERSION)
+
+
+# Columns and indexes added to tables that stores made by an earlier version already have.
+_LATER_COLUMNS = (stories.c.pruned, feeds.c.headlines, feeds.c.digest, feeds.c.files)
+_LATER_INDEXES = (stories_by_published, stories_unpruned)
+
+
+def _upgrade(conn: Connection, version: int) -> None:
+    """A store made by an earlier version, brought to this one: added columns and indexes (new tables are made
+    by create_all). Its stories enter the feed index at the next build (the rules' digest is not yet stored)."""
+    logger.info("upgrading the store from schema %d to %d", version, SCHEMA_VERSION)
+    have: dict[str, set[str]] = {}
+    for column in _LATER_COLUMNS:
+        table = column.table.name
+        if table not in have:
+            have[table] = {c["name"] for c in inspect(conn).get_columns(table)}
+        if column.name not in have[table]:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
+    for index in _LATER_INDEXES:
+        index.create(conn, checkfirst=True)
+    conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
 
 BUSY_TIMEOUT = 30.0  # seconds SQLite itself waits for the write lock…
@@ -711,6 +862,9 @@ def _while_locked(attempt, patience: float | None = None, pause: float = 0.05, w
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
+    # A new file gives pages freed by retention back to the file system (`PRAGMA incremental_vacuum`); on a file
+    # made without it this does nothing, and freed pages are reused by later stories instead.
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     # A new file: processes switching it to WAL at once get "locked" at once, without SQLite's busy wait.
     _while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"), patience=BUSY_TIMEOUT, pause=0.01, warn=False)
     cursor.execute("PRAGMA synchronous=NORMAL")

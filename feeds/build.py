@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 from urllib.parse import urljoin, urlsplit
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -25,14 +25,16 @@ from lxml import html as lxml_html
 from feeds.index import FeedListing, render_index
 from feeds.jsonfeed import JSONFEED_VERSION, render_json_feed
 from feeds.opml import render_opml
-from feeds.topics import EPOCH, MAX_SLUG, PUBLISHER_PREFIX, Feed, TopicRule, _when, group_feeds, publishers_of, slugify, topics_of
+from feeds.topics import ALL, EPOCH, MAX_SLUG, PUBLISHER_PREFIX, Feed, TopicRule, _when, group_feeds, publishers_of, slugify, topics_of
 from feeds.websub import ping_hub
 
 __all__ = [
     "FORMATS",
+    "BuildOptions",
     "BuildReport",
     "FeedResult",
     "build_feeds",
+    "build_from_store",
     "entry_id",
     "image_type",
     "no_referrer",
@@ -40,6 +42,7 @@ __all__ = [
     "render",
     "render_atom",
     "render_rss",
+    "write_feeds",
     "write_if_changed",
     "xml_safe",
 ]
@@ -425,6 +428,45 @@ def _remove_stale(out: Path, keep: set[str], formats: tuple[str, ...]) -> list[s
     return removed
 
 
+@dataclass(frozen=True)
+class BuildOptions:
+    """What every feed of a build is rendered with; `digest` changes when any of it (or this code) does."""
+
+    out: Path
+    base_url: str
+    home_url: str
+    formats: tuple[str, ...]
+    max_entries: int
+    rules: tuple[TopicRule, ...]
+    site_title: str
+    hub: str | None
+    icon: str | None
+    publishers: bool = True
+
+    @classmethod
+    def make(cls, out_dir, base_url: str, *, formats=("atom", "rss", "json"), max_entries: int = 100, rules=(), site_title="refeed",
+             site_url=None, site_icon=None, websub_hub=None, publishers: bool = True) -> BuildOptions:
+        formats = tuple(dict.fromkeys(formats))
+        unknown = [f for f in formats if f not in FORMATS]
+        if unknown:
+            logger.warning("unknown feed formats ignored: %s", ", ".join(unknown))
+        if not base_url.endswith("/"):
+            base_url += "/"
+        return cls(
+            out=Path(out_dir), base_url=base_url, home_url=site_url or base_url, formats=tuple(f for f in formats if f in FORMATS),
+            max_entries=max(0, int(max_entries)), rules=tuple(rules), site_title=site_title,
+            hub=xml_safe(websub_hub).strip() or None, icon=xml_safe(site_icon).strip() or None, publishers=publishers,
+        )
+
+    @property
+    def digest(self) -> bytes:
+        out = str(self.out.resolve())
+        return _options_digest(out, self.base_url, self.home_url, self.formats, self.rules, self.site_title, self.hub, self.icon)
+
+    def names(self, slug: str) -> list[str]:
+        return [f"{slug}.{FORMATS[fmt][0]}" for fmt in self.formats]
+
+
 def build_feeds(
     articles: Iterable[dict],
     out_dir: str | os.PathLike,
@@ -440,58 +482,94 @@ def build_feeds(
     publishers: bool = True,
     state_file: str | os.PathLike | None = None,
 ) -> BuildReport:
-    """Write every feed, feeds.opml and index.html into ``out_dir``; rewrite only changed files.
+    """Write every feed of these articles, feeds.opml and index.html into ``out_dir``; rewrite only changed files.
 
     With ``websub_hub``, every feed advertises the hub (rel=hub) and the hub is pinged for each feed file
     that changed; ``site_icon`` (a URL) becomes every feed's icon. With ``state_file`` (kept outside ``out_dir``),
     a feed whose entries and options are those of the last build, and whose files are untouched since, is not
-    rendered again.
+    rendered again. (A store's feeds: ``build_from_store``, which reads only the feeds that changed.)
     """
-    formats = tuple(dict.fromkeys(formats))
-    unknown = [f for f in formats if f not in FORMATS]
-    formats = tuple(f for f in formats if f in FORMATS)
-    if unknown:
-        logger.warning("unknown feed formats ignored: %s", ", ".join(unknown))
-    if not base_url.endswith("/"):
-        base_url += "/"
-    home_url = site_url or base_url
-    rules = tuple(rules)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-
-    prepared = {}
-    feeds = []
-    hub = xml_safe(websub_hub).strip() or None
-    icon = xml_safe(site_icon).strip() or None
-    # A feed whose inputs (its entries as stored, the options, this code) hash as at the last build, and whose
-    # files are as that build left them, is not rendered again: its files keep their bytes and mtime.
+    options = BuildOptions.make(out_dir, base_url, formats=formats, max_entries=max_entries, rules=rules, site_title=site_title,
+                                site_url=site_url, site_icon=site_icon, websub_hub=websub_hub, publishers=publishers)
     state = _load_state(Path(state_file)) if state_file else {}
-    options = _options_digest(str(out.resolve()), base_url, home_url, formats, rules, site_title, hub, icon)
-    digests: dict[int, bytes] = {}
-    for feed in group_feeds(articles, rules, site_title=site_title, publishers=publishers):
-        if not SLUG_RE.match(feed.slug):
-            logger.warning("feed %r skipped: not a safe slug", feed.slug)
-            continue
-        chosen = feed.entries[: max(0, int(max_entries))]
-        digest = hashlib.sha1(options + repr((feed.slug, feed.title)).encode())
-        for article in chosen:
-            key = id(article)
-            if key not in digests:
-                digests[key] = hashlib.sha1(repr(sorted(article.items())).encode()).digest()
-            digest.update(digests[key])
-        feeds.append((Feed(feed.slug, " ".join(xml_safe(feed.title).split()), chosen), digest.hexdigest()))
+    grouped = group_feeds(articles, options.rules, site_title=site_title, publishers=publishers)
+    report, built = write_feeds(options, (Feed(f.slug, f.title, f.entries[: options.max_entries]) for f in grouped), {}, state)
+    if state_file:
+        try:
+            write_if_changed(Path(state_file), json.dumps(built, sort_keys=True, indent=0, default=str).encode())
+        except OSError as exc:
+            logger.warning("feed build state not saved (%s): the next build renders every feed", exc)
+    return report
 
-    def prepare(feed: Feed) -> Feed:
-        entries = []
-        for article in feed.entries:
-            key = id(article)
-            if key not in prepared:
-                prepared[key] = _prepare(article, rules)
-            entries.append(prepared[key])
-        return Feed(feed.slug, feed.title, entries)
 
+def build_from_store(store, out_dir: str | os.PathLike, base_url: str, *, full: bool = False, **settings) -> BuildReport:
+    """The feeds of a store, reading only what they show: the stories stored or updated since the last build take
+    their feeds in the store's feed index, then each feed they changed is one indexed query for its newest
+    entries and is rendered again; every other feed is left as it is. Options that changed since the last build
+    (or ``full``) render every feed. The files are those ``build_feeds`` would write from every stored story.
+    ``settings``: the keyword options of ``build_feeds`` but ``state_file``."""
+    from feeds import catalog
+
+    options = BuildOptions.make(out_dir, base_url, **settings)
+    catalog.take_in(store, options.rules)
+    digest = hashlib.sha1(options.digest).hexdigest()
+    state = store.feed_states()
+    with store.reader() as conn:
+        marks = catalog.dirty(conn)
+        if full or not state or store.meta(conn, "feed_options") != digest:
+            slugs = {ALL, *catalog.known_slugs(conn), *state}
+        else:
+            slugs = {*marks, *(slug for slug, known in state.items() if not _files_same(options, slug, known))}
+
+    def feeds() -> Iterator[Feed]:
+        for slug in sorted(slugs):
+            if not options.publishers and slug.startswith(PUBLISHER_PREFIX):
+                continue
+            with store.reader() as conn:
+                entries = [story.as_dict() for story in catalog.latest(conn, slug, options.max_entries)]
+            if entries or slug == ALL:
+                title = catalog.feed_title(slug, entries[0], options.rules, options.site_title) if entries else f"{options.site_title}: all articles"
+                yield Feed(slug, title, entries)
+
+    kept = {slug: known for slug, known in state.items() if slug not in slugs}
+    report, built = write_feeds(options, feeds(), kept, state)
+    store.save_feed_states({slug: known for slug, known in built.items() if slug not in kept}, gone=set(state) - set(built), options=digest)
+    catalog.clean(store, marks)
+    return report
+
+
+def _files_same(options: BuildOptions, slug: str, known: dict) -> bool:
+    files = known.get("files") or {}
+    return all(_same_file(options.out / name, files.get(name)) for name in options.names(slug))
+
+
+class _Prepared:
+    """Prepared entries of the articles a build renders, by the digest of what they hold (the newest few)."""
+
+    def __init__(self, rules: tuple[TopicRule, ...], size: int = 2048):
+        self.rules, self.size, self.entries = rules, size, {}
+
+    def get(self, digest: bytes, article: dict) -> dict:
+        entry = self.entries.pop(digest, None)
+        if entry is None:
+            entry = _prepare(article, self.rules)
+            if len(self.entries) >= self.size:
+                del self.entries[next(iter(self.entries))]
+        self.entries[digest] = entry
+        return entry
+
+
+def write_feeds(options: BuildOptions, fresh: Iterable[Feed], kept: dict[str, dict], state: dict[str, dict]) -> tuple[BuildReport, dict]:
+    """Render the ``fresh`` feeds (entries newest first, at most max_entries) whose entries or files differ from
+    ``state``; list them and the ``kept`` ones (as the last build left them) in feeds.opml and index.html;
+    remove the files of feeds that are gone. Returns the report and every feed's new state."""
+    out = options.out
+    out.mkdir(parents=True, exist_ok=True)
+    digest_of_options = options.digest
+    prepared = _Prepared(options.rules)
     report = BuildReport()
     built: dict[str, dict] = {}
+    listings: dict[str, FeedListing] = {}
 
     def put(name: str, data: bytes) -> bool:
         if write_if_changed(out / name, data):
@@ -501,89 +579,77 @@ def build_feeds(
         report.unchanged.append(name)
         return False
 
-    listings = []
-    outlines = []
-    for feed, digest in feeds:
-        names = [f"{feed.slug}.{FORMATS[fmt][0]}" for fmt in formats]
-        known = state.get(feed.slug)
-        if known and known.get("digest") == digest and all(_same_file(out / n, known.get("files", {}).get(n)) for n in names):
-            built[feed.slug] = known
-            report.unchanged += names
-            result = FeedResult(feed.slug, feed.title, known["entries"], datetime.fromisoformat(known["updated"]) if known["updated"] else None)
-            report.feeds.append(result)
-            links = [(fmt, urljoin(base_url, name), FORMATS[fmt][1]) for fmt, name in zip(formats, names)]
-            if links:
-                preferred = min(links, key=lambda link: list(FORMATS).index(link[0]))
-                outlines.append((feed.title, preferred[1]))
-            listings.append(FeedListing(feed.slug, feed.title, known["entries"], result.updated, [tuple(h) for h in known["headlines"]], links))
+    def links(slug: str) -> list:
+        return [(fmt, urljoin(options.base_url, name), FORMATS[fmt][1]) for fmt, name in zip(options.formats, options.names(slug))]
+
+    def keep(slug: str, known: dict) -> None:
+        built[slug] = known
+        report.unchanged.extend(options.names(slug))
+        updated = datetime.fromisoformat(known["updated"]) if known.get("updated") else None
+        report.feeds.append(FeedResult(slug, known["title"], known["entries"], updated))
+        listings[slug] = FeedListing(slug, known["title"], known["entries"], updated, [tuple(h) for h in known["headlines"]], links(slug))
+
+    for feed in fresh:
+        if not SLUG_RE.match(feed.slug):
+            logger.warning("feed %r skipped: not a safe slug", feed.slug)
             continue
-        feed = prepare(feed)
-        subtitle = xml_safe(
-            f"Every article collected by {site_title}"
-            if feed.slug == "all"
-            else f"{feed.title}: articles collected by {site_title}"
-        )
-        common = dict(base_url=base_url, home_url=home_url, subtitle=subtitle, site_title=site_title, hub=hub, icon=icon)
-        result = FeedResult(feed.slug, feed.title, len(feed.entries), _newest(feed.entries))
-        links = []
-        for fmt in formats:
-            suffix, mime = FORMATS[fmt]
-            name = f"{feed.slug}.{suffix}"
-            url = urljoin(base_url, name)
-            if fmt in ("atom", "rss"):
-                data = render(feed, fmt, **common)
-            else:
-                data = render_json_feed(
-                    feed,
-                    feed_url=url,
-                    home_page_url=home_url,
-                    description=subtitle,
-                    language=_common_language(feed.entries),
-                    hub=hub,
-                    icon=icon,
-                )
-            if put(name, data):
-                result.written.append(name)
-            links.append((fmt, url, mime))
+        title = " ".join(xml_safe(feed.title).split())
+        digest = hashlib.sha1(digest_of_options + repr((feed.slug, title)).encode())
+        article_digests = [hashlib.sha1(repr(sorted(article.items())).encode()).digest() for article in feed.entries]
+        for article_digest in article_digests:
+            digest.update(article_digest)
+        known = state.get(feed.slug)
+        if known and known.get("digest") == digest.hexdigest() and _files_same(options, feed.slug, known):
+            keep(feed.slug, {**known, "title": title})
+            continue
+        entries = [prepared.get(d, article) for d, article in zip(article_digests, feed.entries)]
+        result, headlines = _render_feed(options, Feed(feed.slug, title, entries), put)
         report.feeds.append(result)
-        if links:
-            preferred = min(links, key=lambda link: list(FORMATS).index(link[0]))
-            outlines.append((feed.title, preferred[1]))
-        listings.append(
-            FeedListing(
-                slug=feed.slug,
-                title=feed.title,
-                entries=len(feed.entries),
-                updated=result.updated,
-                headlines=[(entry["title"], entry["url"]) for entry in feed.entries[:3]],
-                links=links,
-            )
-        )
+        listings[feed.slug] = FeedListing(feed.slug, title, result.entries, result.updated, headlines, links(feed.slug))
         built[feed.slug] = {
-            "digest": digest,
+            "digest": digest.hexdigest(),
+            "title": title,
             "entries": result.entries,
             "updated": result.updated.isoformat() if result.updated else None,
-            "headlines": listings[-1].headlines,
-            "files": {name: _file_mark(out / name) for name in names},
+            "headlines": headlines,
+            "files": {name: _file_mark(out / name) for name in options.names(feed.slug)},
         }
+    for slug, known in kept.items():
+        keep(slug, known)
 
+    order = sorted(listings, key=lambda slug: (slug != ALL, slug))  # "all" first, then by slug
+    report.feeds.sort(key=lambda result: (result.slug != ALL, result.slug))
     newest = max((r.updated for r in report.feeds if r.updated), default=None)
-    put(
-        "feeds.opml",
-        render_opml(outlines, title=f"{site_title} feeds", html_url=home_url, modified=newest),
-    )
-    put(
-        "index.html",
-        render_index(listings, title=site_title, opml_url=urljoin(base_url, "feeds.opml"), icon=icon),
-    )
-    keep = {f"{feed.slug}.{FORMATS[fmt][0]}" for feed, _ in feeds for fmt in formats}
-    report.removed = _remove_stale(out, keep, formats)
-    if state_file:
-        try:
-            write_if_changed(Path(state_file), json.dumps(built, sort_keys=True, indent=0).encode())
-        except OSError as exc:
-            logger.warning("feed build state not saved (%s): the next build renders every feed", exc)
-    if hub:
-        changed = [urljoin(base_url, name) for result in report.feeds for name in result.written]
-        report.pinged = ping_hub(hub, changed)
-    return report
+    outlines = []
+    for slug in order:
+        if listings[slug].links:
+            preferred = min(listings[slug].links, key=lambda link: list(FORMATS).index(link[0]))
+            outlines.append((listings[slug].title, preferred[1]))
+    put("feeds.opml", render_opml(outlines, title=f"{options.site_title} feeds", html_url=options.home_url, modified=newest))
+    index = render_index([listings[slug] for slug in order], title=options.site_title, opml_url=urljoin(options.base_url, "feeds.opml"), icon=options.icon)
+    put("index.html", index)
+    report.removed = _remove_stale(out, {name for slug in built for name in options.names(slug)}, options.formats)
+    if options.hub:
+        changed = [urljoin(options.base_url, name) for result in report.feeds for name in result.written]
+        report.pinged = ping_hub(options.hub, changed)
+    return report, built
+
+
+def _render_feed(options: BuildOptions, feed: Feed, put) -> tuple[FeedResult, list]:
+    """Write one feed's files (prepared entries) in every format; its result and index-page headlines."""
+    site_title = options.site_title
+    subtitle = xml_safe(f"Every article collected by {site_title}" if feed.slug == ALL else f"{feed.title}: articles collected by {site_title}")
+    common = dict(base_url=options.base_url, home_url=options.home_url, subtitle=subtitle, site_title=site_title, hub=options.hub, icon=options.icon)
+    result = FeedResult(feed.slug, feed.title, len(feed.entries), _newest(feed.entries))
+    for fmt in options.formats:
+        name = f"{feed.slug}.{FORMATS[fmt][0]}"
+        if fmt in ("atom", "rss"):
+            data = render(feed, fmt, **common)
+        else:
+            data = render_json_feed(
+                feed, feed_url=urljoin(options.base_url, name), home_page_url=options.home_url, description=subtitle,
+                language=_common_language(feed.entries), hub=options.hub, icon=options.icon,
+            )
+        if put(name, data):
+            result.written.append(name)
+    return result, [(entry["title"], entry["url"]) for entry in feed.entries[:3]]
