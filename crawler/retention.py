@@ -56,5 +56,5 @@ def _give_back(store: Store) -> None:
         return
     with store.engine.connect() as conn:
         raw = conn.connection.driver_connection
-        _while_locked(lambda: raw.execute("PRAGMA incremental_vacuum").fetchall())
-        raw.commit()
+        # executescript steps the pragma to its end (execute() would free one page) and commits.
+        _while_locked(lambda: raw.executescript("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);"))

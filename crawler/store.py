@@ -347,12 +347,10 @@ class Store:
         urls = [{"url": url, "story_id": row["id"], "first_seen": row["first_seen"]} for row, _, _, others in new for url in (row["url"], *others)]
         conn.execute(upserts.story_url, urls)
         conn.execute(upserts.url_key, [{"key": _match_key(u["url"]), "story_id": u["story_id"]} for u in urls])
-        bands = [{"band": i, "hash": h, "story_id": row["id"]} for row, story_bands, _, _ in new for i, h in enumerate(story_bands)]
-        if bands:
-            conn.execute(_INSERT_BANDS, bands)
-        leads = [{"hash": k, "story_id": row["id"]} for row, _, keys, _ in new for k in dict.fromkeys(keys)]
-        if leads:
-            conn.execute(_INSERT_LEAD_KEYS, leads)
+        # The two tables of many small rows (32 bands and ~20 teaser keys a story) straight to the driver: SQLAlchemy's
+        # processing of each parameter set would cost more than the database's work.
+        _bulk(conn, near_bands, ("band", "hash", "story_id"), [(i, h, row["id"]) for row, story_bands, _, _ in new for i, h in enumerate(story_bands)])
+        _bulk(conn, lead_keys_table, ("hash", "story_id"), [(k, row["id"]) for row, _, keys, _ in new for k in dict.fromkeys(keys)])
         conn.execute(upserts.changed, [{"story_id": row["id"], "mark": random.getrandbits(63)} for row, _, _, _ in new])
 
     @staticmethod
@@ -548,6 +546,13 @@ class Store:
 
 
 _match_key = functools.lru_cache(maxsize=1024)(match_key)  # a new URL is looked up by Deduplicate, then stored
+
+
+def _bulk(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """INSERT rows of plain values (no type processing) with the driver's executemany."""
+    if rows:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})", rows)
 
 
 def _insert_bands(conn: Connection, story_id: str, bands: list[int]) -> None:

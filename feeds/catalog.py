@@ -8,7 +8,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select, update
@@ -50,7 +50,7 @@ class Story:
         return cls(**{key: getattr(row, key) for key in _FEED_KEYS})
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {key: getattr(self, key) for key in _FEED_KEYS}
 
 
 def rules_digest(rules: Iterable[TopicRule]) -> str:

@@ -65,22 +65,20 @@ def slugify(text: str) -> str:
 
 
 @lru_cache(maxsize=1024)
-def _phrase_pattern(phrase: str) -> re.Pattern[str] | None:
-    words = phrase.split()
-    if not words:
+def _phrases_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern for all of a rule's phrases: the text is searched once, not once a phrase."""
+    bodies = [r"\s+".join(re.escape(w) for w in phrase.split()) for phrase in phrases]
+    bodies = [body for body in bodies if body]
+    if not bodies:
         return None
-    body = r"\s+".join(re.escape(w) for w in words)
     # (?<!\w)/(?!\w) behave like \b around word characters and still work for
     # keywords that start or end with punctuation ("C++", ".NET").
-    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+    return re.compile(rf"(?<!\w)(?:{'|'.join(bodies)})(?!\w)", re.IGNORECASE)
 
 
 def _mentions(text: str, phrases: Iterable[str]) -> bool:
-    for phrase in phrases:
-        pattern = _phrase_pattern(str(phrase))
-        if pattern is not None and pattern.search(text):
-            return True
-    return False
+    pattern = _phrases_pattern(tuple(str(phrase) for phrase in phrases))
+    return pattern is not None and pattern.search(text) is not None
 
 
 def keyword_topics(article: dict, rules: Iterable[TopicRule]) -> list[str]:

@@ -40,15 +40,17 @@ def _sentence(rng: random.Random, words: tuple[str, ...], low: int, high: int) -
     return chosen[0].capitalize() + " " + " ".join(chosen[1:]) + "."
 
 
-def archive_lines(count: int, *, seed: int = 2022, sources: int = 50, topics: int = 30, days: int = 365, start: datetime = START) -> Iterator[str]:
+def archive_lines(
+    count: int, *, seed: int = 2022, sources: int = 50, topics: int = 30, publishers: int = PUBLISHERS, days: int = 365, start: datetime = START
+) -> Iterator[str]:
     """`count` export lines (no ids: import gives them), published over `days` from `start` in that order, each of
-    `sources` sources and one of `topics` sections, 5–8 paragraphs of 60–100 words; one in a hundred names
+    `sources` sources, one of `topics` sections and of `publishers` original publishers, 5–8 paragraphs of 60–100 words; one in a hundred names
     Kazakhstan (the sample configuration's keyword topic)."""
     rng = random.Random(seed)
     words = _vocabulary()
     step = timedelta(days=days) / max(count, 1)
     for n in range(count):
-        source, topic, publisher = rng.randrange(sources), rng.randrange(topics), rng.randrange(PUBLISHERS)
+        source, topic, publisher = rng.randrange(sources), rng.randrange(topics), rng.randrange(publishers)
         published = start + step * n
         paragraphs = [" ".join(_sentence(rng, words, 8, 20) for _ in range(rng.randint(4, 7))) for _ in range(rng.randint(5, 8))]
         if rng.random() < 0.01:
