@@ -461,7 +461,9 @@ class BuildOptions:
     @property
     def digest(self) -> bytes:
         out = str(self.out.resolve())
-        return _options_digest(out, self.base_url, self.home_url, self.formats, self.rules, self.site_title, self.hub, self.icon)
+        return _options_digest(
+            out, self.base_url, self.home_url, self.formats, self.rules, self.site_title, self.hub, self.icon, self.max_entries, self.publishers
+        )
 
     def names(self, slug: str) -> list[str]:
         return [f"{slug}.{FORMATS[fmt][0]}" for fmt in self.formats]

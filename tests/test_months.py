@@ -253,3 +253,14 @@ def test_copy_of_a_store_keeps_its_feeds_state(tmp_path):
         assert files(tmp_path / "a") == files(tmp_path / "b") and report.written
     finally:
         copy.close()
+
+
+def test_more_entries_a_feed_after_max_entries_grows(store, tmp_path):
+    stored(store, 60)
+    out = tmp_path / "public"
+    build_from_store(store, out, BASE, max_entries=5)
+    assert len(json.loads((out / "all.json").read_text())["items"]) == 5
+    build_from_store(store, out, BASE, max_entries=50)  # an option changed: every feed is rendered again
+    assert len(json.loads((out / "all.json").read_text())["items"]) == 50
+    build_feeds(store.articles(), tmp_path / "every", BASE, max_entries=50)
+    assert files(out) == files(tmp_path / "every")
