@@ -264,3 +264,24 @@ def test_more_entries_a_feed_after_max_entries_grows(store, tmp_path):
     assert len(json.loads((out / "all.json").read_text())["items"]) == 50
     build_feeds(store.articles(), tmp_path / "every", BASE, max_entries=50)
     assert files(out) == files(tmp_path / "every")
+
+
+def test_export_from_sqlite_piped_into_import_on_postgresql_moves_every_story(tmp_path):
+    from test_store_postgres import fresh_database
+
+    source = Store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    stored(source, 120)
+    source.close()
+    (tmp_path / "a.toml").write_text(f'[store]\nurl = "sqlite:///{tmp_path / "store.sqlite3"}"\n[output]\ndir = "{tmp_path / "a"}"\n')
+    with fresh_database() as url:
+        (tmp_path / "b.toml").write_text(f'[store]\nurl = "{url}"\n[output]\ndir = "{tmp_path / "b"}"\n')
+        command = [sys.executable, str(ROOT / "scheduler.py")]
+        exporter = subprocess.Popen([*command, "export", "-c", str(tmp_path / "a.toml")], stdout=subprocess.PIPE)
+        importer = subprocess.run([*command, "import", "-c", str(tmp_path / "b.toml")], stdin=exporter.stdout, capture_output=True, text=True, timeout=300)
+        exporter.stdout.close()
+        assert exporter.wait() == 0 and importer.returncode == 0, importer.stderr
+        assert "120 stories stored (120 new, 0 replaced), 0 bad lines" in importer.stderr
+        assert run_cli("export", "-c", str(tmp_path / "b.toml"), cwd=tmp_path).stdout == run_cli("export", "-c", str(tmp_path / "a.toml"), cwd=tmp_path).stdout
+        assert run_cli("build", "-c", str(tmp_path / "a.toml"), cwd=tmp_path).code == 0
+        assert run_cli("build", "-c", str(tmp_path / "b.toml"), cwd=tmp_path).code == 0
+        assert files(tmp_path / "a") == files(tmp_path / "b")
