@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -137,8 +137,8 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport) -> None:
                 Store.update_story(conn, row["id"], {k: v for k, v in row.items() if k not in ("id", "first_seen")})
                 Store.replace_bands(conn, row["id"], bands)
                 Store.replace_lead_keys(conn, row["id"], row["title"], row["content_text"])
-                for url in others:
-                    Store.add_url(conn, row["id"], url, row["first_seen"])
+                for i, url in enumerate(others, 1):
+                    Store.add_url(conn, row["id"], url, row["first_seen"] + timedelta(microseconds=i))
                 replaced += 1
                 continue
             if not row["id"]:

@@ -13,7 +13,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import (
@@ -344,7 +344,10 @@ class Store:
             return
         upserts = _upserts(conn)
         conn.execute(_INSERT_STORY, [row for row, _, _, _ in new])
-        urls = [{"url": url, "story_id": row["id"], "first_seen": row["first_seen"]} for row, _, _, others in new for url in (row["url"], *others)]
+        urls = [  # a microsecond apart, so that export lists them in the order given
+            {"url": url, "story_id": row["id"], "first_seen": row["first_seen"] + timedelta(microseconds=i)}
+            for row, _, _, others in new for i, url in enumerate((row["url"], *others))
+        ]
         conn.execute(upserts.story_url, urls)
         conn.execute(upserts.url_key, [{"key": _match_key(u["url"]), "story_id": u["story_id"]} for u in urls])
         # The two tables of many small rows (32 bands and ~20 teaser keys a story) straight to the driver: SQLAlchemy's

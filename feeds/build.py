@@ -59,6 +59,7 @@ SLUG_RE = re.compile(rf"^[a-z0-9][a-z0-9-]{{0,{MAX_SLUG - 1}}}$")
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DEFAULT_IMAGE_TYPE = "image/jpeg"
 _IMG_TAG = re.compile(r"<img\b", re.IGNORECASE)
+_MARKUP = re.compile(r"<[^<>]*>")  # what a reader could take for a tag
 _HUGE = lxml_html.HTMLParser(huge_tree=True)  # content nested deeper than 256 elements is still whole content
 _FEED_FILE_RE = re.compile(r"^([a-z0-9][a-z0-9-]*)\.(atom|rss|json)$")
 # C0 controls but \t \n \r, DEL and C1 controls, lone surrogates, U+FFFE/U+FFFF.
@@ -270,7 +271,8 @@ def render(
     for entry in feed.entries:  # newest first, appended in that order
         fe = fg.add_entry(order="append")
         fe.id(entry["uid"])
-        fe.title(entry["title"])
+        # RSS titles are plain text, but readers differ (many render them as HTML): no markup-like text in them.
+        fe.title((_MARKUP.sub("", entry["title"]).strip() or entry["title"].replace("<", "‹").replace(">", "›")) if fmt == "rss" else entry["title"])
         if entry["url"]:
             fe.link(href=entry["url"], rel="alternate")
         fe.published(entry["published"])
@@ -619,8 +621,8 @@ def write_feeds(options: BuildOptions, fresh: Iterable[Feed], kept: dict[str, di
     for slug, known in kept.items():
         keep(slug, known)
 
-    order = sorted(listings, key=lambda slug: (slug != ALL, slug))  # "all" first, then by slug
-    report.feeds.sort(key=lambda result: (result.slug != ALL, result.slug))
+    order = sorted(listings, key=lambda slug: _place(listings[slug]))  # "all", the topics, then the publishers
+    report.feeds.sort(key=lambda result: _place(listings[result.slug]) if result.slug in listings else (3, result.slug))
     newest = max((r.updated for r in report.feeds if r.updated), default=None)
     outlines = []
     for slug in order:
@@ -635,6 +637,12 @@ def write_feeds(options: BuildOptions, fresh: Iterable[Feed], kept: dict[str, di
         changed = [urljoin(options.base_url, name) for result in report.feeds for name in result.written]
         report.pinged = ping_hub(options.hub, changed)
     return report, built
+
+
+def _place(listing: FeedListing) -> tuple:
+    """Where a feed goes on the index page and in the OPML file: "all", then topics by title, then publishers."""
+    group = 0 if listing.slug == ALL else 2 if listing.publisher else 1
+    return group, listing.name.casefold(), listing.slug
 
 
 def _render_feed(options: BuildOptions, feed: Feed, put) -> tuple[FeedResult, list]:

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from crawler.store import EXPORT_KEYS, Store, changed_stories, dirty_feeds, meta, stories, story_topics
-from feeds.topics import ALL, MAX_SLUG, PUBLISHER_PREFIX, TopicRule, publishers_of, slugify, topic_title, topics_of
+from feeds.topics import ALL, MAX_SLUG, PUBLISHER_PREFIX, PUBLISHER_TITLE, TopicRule, publishers_of, slugify, topic_title, topics_of
 
 __all__ = ["Story", "feeds_of", "latest", "take_in", "dirty", "clean", "known_slugs", "feed_title", "rules_digest"]
 
@@ -77,7 +77,7 @@ def feed_title(slug: str, newest: dict, rules: tuple[TopicRule, ...], site_title
     if slug not in topics_of(newest, rules):
         for name in publishers_of(newest):
             if publisher_slug(name) == slug:
-                return f"Publisher: {name}"
+                return PUBLISHER_TITLE + name
     return topic_title(slug, rules)
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 
+from feeds.topics import PUBLISHER_PREFIX, PUBLISHER_TITLE
+
 __all__ = ["FeedListing", "render_index"]
 
 logger = logging.getLogger(__name__)
@@ -24,10 +26,11 @@ body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, s
 header, main, footer { max-width: 60rem; margin: 0 auto; padding: 1rem; }
 header h1 { margin: .5rem 0 0; font-size: 1.8rem; }
 header p, footer { color: var(--muted); }
-main { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fill, minmax(17rem, 1fr)); }
+main > h2 { margin: 1.5rem 0 .8rem; font-size: 1.4rem; }
+.grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fill, minmax(min(17rem, 100%), 1fr)); }
 section { background: var(--card); border: 1px solid var(--line); border-radius: .6rem;
   padding: 1rem; display: flex; flex-direction: column; }
-section h2 { margin: 0; font-size: 1.2rem; }
+section h3 { margin: 0; font-size: 1.2rem; }
 .meta { color: var(--muted); font-size: .9rem; margin: .2rem 0 .6rem; }
 ul { margin: 0 0 .8rem; padding-left: 1.1rem; flex: 1; }
 li { margin: .25rem 0; }
@@ -62,6 +65,19 @@ class FeedListing:
     headlines: list[tuple[str, str]] = field(default_factory=list)  # (title, url)
     links: list[tuple[str, str, str]] = field(default_factory=list)  # (format, url, mime type)
 
+    @property
+    def publisher(self) -> bool:
+        """An original publisher's feed (its slug and title say so), shown apart from the topics."""
+        return self.slug.startswith(PUBLISHER_PREFIX) and self.title.startswith(PUBLISHER_TITLE)
+
+    @property
+    def name(self) -> str:
+        """What the index page calls the feed: a publisher by its name ("Corriere" for "Publisher: corriere")."""
+        if not self.publisher:
+            return self.title
+        name = self.title[len(PUBLISHER_TITLE):].strip()
+        return name.title() if name == name.lower() else name
+
 
 def _date(value: datetime | None) -> str:
     if value is None:
@@ -86,12 +102,21 @@ def _section(listing: FeedListing) -> str:
 
     return (
         f'<section id="{escape(listing.slug)}">\n'
-        f"<h2>{escape(listing.title)}</h2>\n"
+        f"<h3>{escape(listing.name)}</h3>\n"
         f'<p class="meta">{count} · updated {_date(listing.updated)}</p>\n'
         f"<ul>{headlines}</ul>\n"
         f'<p class="subscribe">{links}</p>\n'
         "</section>\n"
     )
+
+
+def _groups(listings: list[FeedListing]) -> str:
+    """The topics (with "all"), then the original publishers, each a heading over its grid of cards."""
+    html = []
+    for heading, members in (("Topics", [x for x in listings if not x.publisher]), ("Publishers", [x for x in listings if x.publisher])):
+        if members:
+            html.append(f'<h2>{heading}</h2>\n<div class="grid">\n{"".join(_section(listing) for listing in members)}</div>\n')
+    return "".join(html)
 
 
 def render_index(listings: list[FeedListing], *, title: str, opml_url: str, icon: str | None = None) -> bytes:
@@ -116,7 +141,7 @@ def render_index(listings: list[FeedListing], *, title: str, opml_url: str, icon
         f"<header><h1>{escape(title)}</h1>\n"
         f"<p>{len(listings)} feeds · <a href=\"{escape(opml_url)}\">all feeds as OPML</a></p>"
         "</header>\n"
-        "<main>\n" + "".join(_section(listing) for listing in listings) + "</main>\n"
+        "<main>\n" + _groups(listings) + "</main>\n"
         "<footer>Made by refeed.</footer>\n"
         f"<script>{_SCRIPT}</script>\n"
         "</body>\n</html>\n"

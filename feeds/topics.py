@@ -13,6 +13,7 @@ from typing import Iterable
 __all__ = [
     "ALL",
     "PUBLISHER_PREFIX",
+    "PUBLISHER_TITLE",
     "Feed",
     "TopicRule",
     "group_feeds",
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 ALL = "all"
 PUBLISHER_PREFIX = "publisher-"
+PUBLISHER_TITLE = "Publisher: "  # a publisher feed's title, before the name
 MAX_SLUG = 100  # file names stay far below the 255-byte limit of every file system
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -169,7 +171,7 @@ def group_feeds(
             if slug:
                 slug = (PUBLISHER_PREFIX + slug)[:MAX_SLUG].rstrip("-")
                 members.setdefault(slug, {})[id(article)] = article
-                titles.setdefault(slug, f"Publisher: {name}")
+                titles.setdefault(slug, PUBLISHER_TITLE + name)
     for slug in sorted(members):
         feeds.append(Feed(slug, titles[slug], list(members[slug].values())))
     return feeds

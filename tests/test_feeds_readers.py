@@ -385,7 +385,15 @@ def test_index_page_renders_in_headless_chromium_without_console_errors(crawled,
                     subscribe: document.querySelectorAll('.subscribe a').length,
                     copy: [...document.querySelectorAll('.subscribe button')].filter(b => !b.hidden).length,
                     overflow: document.documentElement.scrollWidth - window.innerWidth,
+                    groups: [...document.querySelectorAll('main > h2')].map(h => h.textContent),
+                    order: [...document.querySelectorAll('main section')].map(s => s.id),
+                    names: [...document.querySelectorAll('main section h3')].map(h => h.textContent),
                 })""")["result"]["value"]
+                publishers = [slug for slug in facts["order"] if slug.startswith("publisher-")]
+                assert facts["groups"] == ["Topics", "Publishers"] and publishers  # two groups: topics, then publishers
+                assert facts["order"][0] == "all" and facts["order"][-len(publishers):] == publishers
+                shown = facts["names"][-len(publishers):]
+                assert shown == sorted(shown, key=str.casefold) and not any(n.startswith("Publisher:") or n.islower() for n in shown)
                 assert facts["sections"] == facts["feeds"] == len(slugs(crawled)), facts
                 assert facts["subscribe"] == 3 * facts["sections"] == 3 * facts["copy"]
                 assert facts["overflow"] <= 0, f"{name}: page wider than the screen by {facts['overflow']}px"
