@@ -85,7 +85,8 @@ def parse_line(text: str, now: datetime) -> dict:
     return {
         "id": story_id,
         "url": url,
-        "urls": [url, *(u for u in urls if u != url and u.startswith(("http://", "https://")))],
+        # every URL in the order given (export's: as first seen), the story's own among them
+        "urls": [u for u in ([] if url in urls else [url]) + urls if u.startswith(("http://", "https://"))],
         "site": (line.get("site") or "import")[:64],
         "title": " ".join(line["title"].split()),
         "published": published,
@@ -117,8 +118,8 @@ def _prepared(lines: list[tuple[int, str]], now: datetime) -> list[tuple[int, ob
         row["fingerprint"] = exact_fingerprint(row["title"], row["content_text"])
         row["content_hash"] = content_hash_of(row["title"], row["content_html"])
         row["signature"] = signature.to_bytes() if signature is not None else None
-        others = row.pop("urls")[1:]
-        done.append((number, (row, signature.bands if signature is not None else [], lead_keys(row["title"], row["content_text"]), others)))
+        urls = row.pop("urls")
+        done.append((number, (row, signature.bands if signature is not None else [], lead_keys(row["title"], row["content_text"]), urls)))
     return done
 
 
@@ -132,12 +133,12 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport) -> None:
         if wanted:
             taken.update(conn.execute(select(stories.c.id).where(stories.c.id.in_(wanted))).scalars())
         new, replaced = [], 0
-        for row, bands, keys, others in stories_:
+        for row, bands, keys, urls in stories_:
             if row["id"] in stored:
                 Store.update_story(conn, row["id"], {k: v for k, v in row.items() if k not in ("id", "first_seen")})
                 Store.replace_bands(conn, row["id"], bands)
                 Store.replace_lead_keys(conn, row["id"], row["title"], row["content_text"])
-                for i, url in enumerate(others, 1):
+                for i, url in enumerate(urls):
                     Store.add_url(conn, row["id"], url, row["first_seen"] + timedelta(microseconds=i))
                 replaced += 1
                 continue
@@ -153,7 +154,7 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport) -> None:
                 replaced += 1
                 continue
             taken.add(row["id"])
-            new.append((row, bands, keys, others))
+            new.append((row, bands, keys, urls))
         Store.insert_stories(conn, new)
         return len(new), replaced
 

@@ -140,6 +140,13 @@ changed_stories = Table(  # stories stored or updated since the feed index last 
     Column("mark", BigInteger, nullable=False),
 )
 
+source_feeds = Table(  # the feeds of its own (sections, publishers) each source has made: at most FEEDS_PER_SOURCE
+    "source_feeds",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("slug", String(200), primary_key=True),
+)
+
 dirty_feeds = Table(  # feeds whose entries may have changed since the last build
     "dirty_feeds",
     metadata,
@@ -338,15 +345,15 @@ class Store:
 
     @staticmethod
     def insert_stories(conn: Connection, new: list[tuple[dict, list[int], list[int], list[str]]]) -> None:
-        """Many new stories at once (import): each (row, LSH bands, teaser keys, its other URLs), one statement
-        a table. A URL (or spelling of it) that another story holds already stays that story's."""
+        """Many new stories at once (import): each (row, LSH bands, teaser keys, all its URLs in order), one
+        statement a table. A URL (or spelling of it) that another story holds already stays that story's."""
         if not new:
             return
         upserts = _upserts(conn)
         conn.execute(_INSERT_STORY, [row for row, _, _, _ in new])
         urls = [  # a microsecond apart, so that export lists them in the order given
             {"url": url, "story_id": row["id"], "first_seen": row["first_seen"] + timedelta(microseconds=i)}
-            for row, _, _, others in new for i, url in enumerate((row["url"], *others))
+            for row, _, _, urls in new for i, url in enumerate(urls)
         ]
         conn.execute(upserts.story_url, urls)
         conn.execute(upserts.url_key, [{"key": _match_key(u["url"]), "story_id": u["story_id"]} for u in urls])

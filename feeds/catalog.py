@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
-from crawler.store import EXPORT_KEYS, Store, changed_stories, dirty_feeds, meta, stories, story_topics
+from crawler.store import EXPORT_KEYS, Store, changed_stories, dirty_feeds, meta, source_feeds, stories, story_topics
 from feeds.topics import ALL, MAX_SLUG, PUBLISHER_PREFIX, PUBLISHER_TITLE, TopicRule, publishers_of, slugify, topic_title, topics_of
 
 __all__ = ["Story", "feeds_of", "latest", "take_in", "dirty", "clean", "known_slugs", "feed_title", "rules_digest"]
@@ -22,6 +22,7 @@ __all__ = ["Story", "feeds_of", "latest", "take_in", "dirty", "clean", "known_sl
 logger = logging.getLogger(__name__)
 
 CHUNK = 500  # stories taken in per transaction: memory stays flat, a concurrent writer waits little
+FEEDS_PER_SOURCE = 100  # feeds of its own (sections, publishers) one source may make
 _FEED_KEYS = tuple(key for key in EXPORT_KEYS if key != "urls")  # what a feed shows of a story
 
 
@@ -65,7 +66,17 @@ def publisher_slug(name: str) -> str:
 
 def feeds_of(story: dict, rules: tuple[TopicRule, ...]) -> set[str]:
     """Every feed a story (a dict with the export keys) is in: "all", its topics, its original publisher's."""
-    slugs = {ALL, *topics_of(story, rules)}
+    return {ALL, *rule_feeds(story, rules), *own_feeds(story)}
+
+
+def rule_feeds(story: dict, rules: tuple[TopicRule, ...]) -> set[str]:
+    """The [[topic]] feeds whose keywords the story names."""
+    return set(topics_of({**story, "topics": []}, rules))
+
+
+def own_feeds(story: dict) -> set[str]:
+    """The feeds a story's source decides: its sections (and the source's topics) and its original publisher's."""
+    slugs = set(topics_of(story))
     slugs.update(slug for slug in map(publisher_slug, publishers_of(story)) if slug)
     return slugs
 
@@ -129,16 +140,18 @@ def _mark(conn: Connection, slugs: Iterable[str]) -> None:
 
 
 _ROWS = select(
-    stories.c.id, stories.c.title, stories.c.content_text, stories.c.topics, stories.c.publisher, stories.c.published, stories.c.pruned
+    stories.c.id, stories.c.site, stories.c.title, stories.c.content_text, stories.c.topics, stories.c.publisher, stories.c.published,
+    stories.c.pruned,
 )
 _INSERT = story_topics.insert()
+_KNOWN_FEED = source_feeds.insert()
 _DELETE = delete(story_topics).where(story_topics.c.story_id == bindparam("s"), story_topics.c.slug == bindparam("t"))
 _REDATE = (
     update(story_topics).where(story_topics.c.story_id == bindparam("s")).values(published=bindparam("p")).execution_options(synchronize_session=False)
 )
 
 
-def _index(conn: Connection, rows: list, rules: tuple[TopicRule, ...], all_dirty: bool) -> None:
+def _index(conn: Connection, rows: list, rules: tuple[TopicRule, ...], all_dirty: bool, told: set[str]) -> None:
     """Bring the feed index of these stories up to date; mark the feeds that gained, lost or (all_dirty) hold one."""
     ids = [row.id for row in rows]
     held: dict[str, dict[str, datetime]] = {story_id: {} for story_id in ids}
@@ -147,16 +160,23 @@ def _index(conn: Connection, rows: list, rules: tuple[TopicRule, ...], all_dirty
         for link in conn.execute(query, {"ids": ids}):
             held[link.story_id][link.slug] = link.published
     inserts, deletes, redates, marked = [], [], [], set()
+    limit = _SourceLimit(conn, {row.site for row in rows}, told)
     for row in rows:
         story = {"title": row.title, "content_text": row.content_text, "topics": row.topics, "publisher": row.publisher}
-        wanted = set() if row.pruned is not None else feeds_of(story, rules)
         have = held[row.id]
+        if row.pruned is not None:
+            wanted = set()
+        else:
+            chosen = {ALL, *rule_feeds(story, rules)}
+            wanted = chosen | own_feeds(story)
+            wanted -= limit.refused(row.site, wanted - chosen - have.keys())
         inserts += [{"story_id": row.id, "slug": slug, "published": row.published} for slug in wanted - have.keys()]
         deletes += [{"s": row.id, "t": slug} for slug in have.keys() - wanted]
         moved = any(when != row.published for slug, when in have.items() if slug in wanted)  # within its feeds
         if moved:
             redates.append({"s": row.id, "p": row.published})
         marked |= (wanted | have.keys()) if all_dirty or moved else (wanted ^ have.keys())
+    limit.save()
     if deletes:
         conn.execute(_DELETE, deletes)
     if redates:
@@ -166,6 +186,38 @@ def _index(conn: Connection, rows: list, rules: tuple[TopicRule, ...], all_dirty
     _mark(conn, marked)
 
 
+class _SourceLimit:
+    """At most FEEDS_PER_SOURCE feeds of its own (sections, publishers) a source can make: a site that gives every
+    page a section of its own (or a hostile one) does not fill the index page. Told once a source and run."""
+
+    def __init__(self, conn: Connection, sites: set[str], told: set[str]):
+        self.conn, self.told = conn, told
+        self.made: dict[str, set[str]] = {site: set() for site in sites}
+        query = select(source_feeds).where(source_feeds.c.site.in_(bindparam("sites", expanding=True)))
+        for row in conn.execute(query, {"sites": sorted(sites)}):
+            self.made[row.site].add(row.slug)
+        self.new: list[dict] = []
+
+    def refused(self, site: str, slugs: set[str]) -> set[str]:
+        """Those of `slugs` (new to the story) the source may not make; the others are now its feeds."""
+        made, refused = self.made[site], set()
+        for slug in sorted(slugs - made):
+            if len(made) >= FEEDS_PER_SOURCE:
+                refused.add(slug)
+                continue
+            made.add(slug)
+            self.new.append({"site": site, "slug": slug})
+        if refused and site not in self.told:
+            self.told.add(site)
+            logger.warning("source %s has made %d feeds of its own (sections, publishers): no more (%s … left out)",
+                           site, FEEDS_PER_SOURCE, ", ".join(sorted(refused)[:3]))
+        return refused
+
+    def save(self) -> None:
+        if self.new:
+            self.conn.execute(_KNOWN_FEED, self.new)
+
+
 def take_in(store: Store, rules: Iterable[TopicRule], progress: Callable[[str], None] | None = None) -> int:
     """Decide the feeds of every story stored or updated since the last call, and of every story when the topic
     rules changed since (a store upgraded from an earlier version has none recorded). Marks the feeds that changed.
@@ -173,11 +225,11 @@ def take_in(store: Store, rules: Iterable[TopicRule], progress: Callable[[str], 
     Returns how many stories it looked at."""
     rules = tuple(rules)
     digest = rules_digest(rules)
-    done = 0
+    done, told = 0, set()  # told: the sources that hit FEEDS_PER_SOURCE, warned about once
     with store.reader() as conn:
         recorded = conn.execute(select(meta.c.value).where(meta.c.key == "topic_rules")).scalar()
     if recorded != digest:
-        done += _redecide_all(store, rules, progress or _stderr)
+        done += _redecide_all(store, rules, progress or _stderr, told)
 
         def remember(conn):
             conn.execute(delete(meta).where(meta.c.key == "topic_rules"))
@@ -192,7 +244,7 @@ def take_in(store: Store, rules: Iterable[TopicRule], progress: Callable[[str], 
 
         def take(conn, batch=batch):
             rows = conn.execute(_ROWS.where(stories.c.id.in_(bindparam("ids", expanding=True))), {"ids": [b.story_id for b in batch]}).all()
-            _index(conn, rows, rules, all_dirty=True)
+            _index(conn, rows, rules, all_dirty=True, told=told)
             conn.execute(
                 delete(changed_stories).where(changed_stories.c.story_id == bindparam("s"), changed_stories.c.mark == bindparam("m")),
                 [{"s": b.story_id, "m": b.mark} for b in batch],
@@ -202,23 +254,23 @@ def take_in(store: Store, rules: Iterable[TopicRule], progress: Callable[[str], 
         done += len(batch)
 
 
-def _redecide_all(store: Store, rules: tuple[TopicRule, ...], progress: Callable[[str], None]) -> int:
+def _redecide_all(store: Store, rules: tuple[TopicRule, ...], progress: Callable[[str], None], told: set[str]) -> int:
     """Every story's feeds decided again (new topic rules, or a store from before the feed index), in id order."""
     with store.reader() as conn:
         total = Store.count(conn)
     if total > CHUNK:
         progress(f"deciding the feeds of {total} stored stories (the topic rules changed)")
-    after, done, started, told = "", 0, time.monotonic(), time.monotonic()
+    after, done, started, shown = "", 0, time.monotonic(), time.monotonic()
     while True:
         with store.reader() as conn:
             rows = conn.execute(_ROWS.where(stories.c.id > after).order_by(stories.c.id).limit(CHUNK)).all()
         if not rows:
             break
-        store._write(lambda conn, rows=rows: _index(conn, rows, rules, all_dirty=False))
+        store._write(lambda conn, rows=rows: _index(conn, rows, rules, all_dirty=False, told=told))
         after, done = rows[-1].id, done + len(rows)
-        if time.monotonic() - told >= 5:
-            told = time.monotonic()
-            rate = done / (told - started)
+        if time.monotonic() - shown >= 5:
+            shown = time.monotonic()
+            rate = done / (shown - started)
             progress(f"feeds decided for {done} of {total} stories ({rate:.0f}/s, about {(total - done) / rate:.0f} s left)")
     if total > CHUNK:
         progress(f"feeds decided for {done} stories in {time.monotonic() - started:.1f} s")

@@ -285,3 +285,19 @@ def test_export_from_sqlite_piped_into_import_on_postgresql_moves_every_story(tm
         assert run_cli("build", "-c", str(tmp_path / "a.toml"), cwd=tmp_path).code == 0
         assert run_cli("build", "-c", str(tmp_path / "b.toml"), cwd=tmp_path).code == 0
         assert files(tmp_path / "a") == files(tmp_path / "b")
+
+
+def test_a_source_makes_at_most_feeds_per_source_feeds_of_its_own(store, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(catalog, "FEEDS_PER_SOURCE", 5)
+    lines = [
+        json.dumps({"url": f"https://hostile.example/{n}.html", "title": f"Story {n}", "site": "hostile", "topics": [f"section-{n}"],
+                    "published": f"2025-01-{n + 1:02d}T00:00:00+00:00", "content_text": "Kazakhstan " + "word " * 40})
+        for n in range(8)
+    ]
+    import_lines(store, enumerate(lines, 1), on_bad=pytest.fail, progress=lambda _: None, workers=1)
+    build_from_store(store, tmp_path / "public", BASE, rules=RULES)
+    made = sorted(p.stem for p in (tmp_path / "public").glob("*.atom"))
+    assert made[:2] == ["all", "kazakhstan"]  # rules and "all" are not the source's
+    assert len(made) == 2 + 5 and all(slug.startswith("section-") for slug in made[2:])
+    assert "source hostile has made 5 feeds of its own" in caplog.text
+    assert len(json.loads((tmp_path / "public" / "all.json").read_text())["items"]) == 8  # its stories are all there
