@@ -30,9 +30,21 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def open_store(config: Config):
+    """The store, or a one-line ConfigError naming store.url when its database server cannot be reached."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
     from crawler.store import Store
 
-    return Store(config.store_url)
+    url = make_url(config.store_url)
+    try:
+        return Store(config.store_url)
+    except (OperationalError, InterfaceError) as exc:
+        if url.get_backend_name() == "sqlite":  # a locked or broken file is not a mistake in the configuration
+            raise
+        reason = " ".join(str(exc.orig or exc).split("\n")[0].split())
+        shown = url.render_as_string(hide_password=True)
+        raise ConfigError(f'{config._label}: store.url "{shown}": cannot connect to the database: {reason}') from None
 
 
 def topic_rules(config: Config):
@@ -249,6 +261,7 @@ def cmd_worker(args) -> int:
     if not config.sources:
         raise ConfigError(f"{config.path.name}: no [[source]] to crawl")
     require_shared_store(config)
+    open_store(config).close()
     Coordinator.for_config(config).close()
     logger.info("worker: %d sources (%s); SIGTERM or Ctrl-C stops", len(config.sources), ", ".join(s.name for s in config.sources))
     work(config)
@@ -325,6 +338,7 @@ def cmd_run(args) -> int:
     check_paths(config)
     if not config.sources:
         raise ConfigError(f"{config.path.name}: no [[source]] to crawl")
+    open_store(config).close()  # an unreachable store is one line now, not an error in every crawl later
     if config.crawl.redis_url:  # distributed: rounds are seeded into Redis and crawled by `worker` processes
         from crawler.distributed import Coordinator, require_shared_store
 

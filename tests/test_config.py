@@ -144,3 +144,21 @@ def test_config_mistake_is_one_line_naming_the_key(tmp_path: Path, text, line):
 )
 def test_edge_values_that_are_right_are_accepted(tmp_path, data):
     parse_config({"source": [GOOD_SOURCE], **data}, tmp_path / "refeed.toml")
+
+
+@pytest.mark.parametrize("command", ["build", "export", "status", "run"])
+def test_unreachable_database_is_one_line_naming_store_url(tmp_path: Path, command):
+    import socket
+
+    with socket.socket() as closed:  # bound, never listening: connecting to it is refused at once
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        url = f"postgresql+psycopg://refeed:secret@127.0.0.1:{port}/refeed"
+        (tmp_path / "refeed.toml").write_text(f'[store]\nurl = "{url}"\n\n' + SOURCE_TOML, encoding="utf-8")
+        result = run_cli(command, cwd=tmp_path, timeout=60)
+    assert result.code == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert lines[0].startswith(f'refeed: refeed.toml: store.url "postgresql+psycopg://refeed:***@127.0.0.1:{port}/refeed": cannot connect'), lines[0]
+    assert "Connection refused" in lines[0] and "secret" not in lines[0]
+    assert result.stdout == ""
