@@ -24,6 +24,7 @@ from crawler.config import Config, ConfigError, check_paths, check_writable, loa
 logger = logging.getLogger("refeed")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_PIPE = 128 + signal.SIGPIPE  # 141: what the shell shows for `yes | head`, a writer whose reader went away
 
 
 # -- shared steps
@@ -520,12 +521,17 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     setup_logging(args.verbose)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that went away shows here, not as a message at exit
+        return code
     except ConfigError as exc:
         print(f"refeed: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `export | head -1`: the reader has what it wanted; stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit then writes nowhere
+        return EXIT_PIPE
 
 
 if __name__ == "__main__":
