@@ -131,10 +131,10 @@ def print_feed_urls(config: Config) -> None:
         print(f"feed:   {config.output.base_url}{path.name}")
 
 
-def serve_in_thread(directory: Path, port: int):
+def serve_in_thread(directory: Path, port: int, host: str = "127.0.0.1"):
     from feeds.server import FeedServer
 
-    server = FeedServer(directory, host="127.0.0.1", port=port)  # twisted.web, in a child process
+    server = FeedServer(directory, host=host, port=port)  # twisted.web, in a child process
     try:
         server.start()
     except OSError as exc:
@@ -168,22 +168,26 @@ def cmd_demo(args) -> int:
     for suffix in ("", "-wal", "-shm"):
         Path(f"data/demo.sqlite3{suffix}").unlink(missing_ok=True)
     data.mkdir(exist_ok=True)
+    public = Path("public").resolve()
+    public.mkdir(exist_ok=True)
+    server = None if args.once else serve_in_thread(public, args.port)  # a port that is taken is said before the crawl
+    port = server.port if server else args.port  # --port 0: the one it got
     with SampleSiteServer() as site:
         logger.info("sample aggregator site at %s", site.url)
         config = parse_config(
             {
                 "store": {"url": f"sqlite:///{(data / 'demo.sqlite3').resolve()}"},
-                "output": {"dir": str(Path("public").resolve()), "base_url": f"http://127.0.0.1:{args.port}/", "max_entries": 500},
+                "output": {"dir": str(public), "base_url": f"http://127.0.0.1:{port}/", "max_entries": 500},
                 "source": [{"name": "limitedtimes", "spider": "limitedtimes", "start_urls": [site.url], "max_pages": 2000}],
                 "topic": [{"name": "kazakhstan", "title": "Kazakhstan", "keywords": ["Kazakhstan", "Almaty"]}],
             }
         )
-        code = crawl_and_build(config, list(config.sources))
-    if code != EXIT_OK or args.once:
-        print_feed_urls(config)
-        return code
-    server = serve_in_thread(config.output.dir, args.port)
+        code = crawl_and_build(config, list(config.sources))  # (the server child ends with this process if this fails)
     print_feed_urls(config)
+    if code != EXIT_OK or server is None:
+        if server:
+            server.stop()
+        return code
     print("Press Ctrl-C to stop.", file=sys.stderr)
     wait_for_signal()
     server.stop()
@@ -212,7 +216,11 @@ def cmd_build(args) -> int:
 
 def cmd_serve(args) -> int:
     config = load_config(args.config)
-    server = serve_in_thread(config.output.dir, args.port)
+    directory = Path(config.output.dir)
+    if not directory.is_dir():  # else every request would be a 404 and nothing would say why
+        problem = "is a file, not a folder" if directory.exists() else "no such folder (`build` or `once` makes it)"
+        raise ConfigError(f"{config._label}: output.dir: {directory}: {problem}")
+    server = serve_in_thread(directory, args.port, args.host or config.output.host)
     print(server.url)
     wait_for_signal()
     server.stop()
@@ -363,7 +371,7 @@ def cmd_run(args) -> int:
             misfire_grace_time=None,  # a run that waited for a free slot (parallel_sources) is late, not missed
             next_run_time=datetime.now().astimezone(),
         )
-    server = serve_in_thread(config.output.dir, args.serve) if args.serve else None
+    server = serve_in_thread(config.output.dir, args.serve, config.output.host) if args.serve is not None else None
     scheduler.start()
     logger.info("daemon started: %d sources (%s); SIGTERM or Ctrl-C stops", len(config.sources), ", ".join(s.name for s in config.sources))
     daemon.wait_for_stop()
@@ -463,6 +471,13 @@ class Daemon:
 # -- argument parsing
 
 
+def port_number(text: str) -> int:
+    """argparse type of a TCP port: 0 (any free port) to 65535."""
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="scheduler.py", description="refeed: clean, deduplicated per-topic feeds from news aggregator sites.")
     main.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's own messages too")
@@ -478,15 +493,16 @@ def parser() -> argparse.ArgumentParser:
         return sub
 
     demo = command("demo", cmd_demo, "start the bundled sample site, crawl it, build feeds into public/ and serve them")
-    demo.add_argument("--port", type=int, default=8080, help="port to serve the feeds on (default 8080)")
+    demo.add_argument("--port", type=port_number, default=8080, help="port to serve the feeds on (default 8080; 0: any free port)")
     demo.add_argument("--once", action="store_true", help="exit after building the feeds")
     once = with_config(command("once", cmd_once, "crawl every (or one) source once, then build the feeds (for cron)"))
     once.add_argument("--source", metavar="NAME", help="crawl only this source")
     run = with_config(command("run", cmd_run, "the daemon: every source on its own schedule, feeds rebuilt after each crawl"))
-    run.add_argument("--serve", type=int, metavar="PORT", help="also serve the feeds on this port")
+    run.add_argument("--serve", type=port_number, metavar="PORT", help="also serve the feeds on this port (on output.host)")
     with_config(command("build", cmd_build, "rebuild the feeds from the store without crawling"))
     serve = with_config(command("serve", cmd_serve, "serve the output folder over HTTP (ETag, Last-Modified, 304, gzip)"))
-    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--port", type=port_number, default=8080, help="port (default 8080; 0: any free port)")
+    serve.add_argument("--host", metavar="H", help="address to listen on (default: output.host, else 127.0.0.1; 0.0.0.0: every interface)")
     with_config(command("export", cmd_export, "every stored article, one JSON object a line"))
     extract = with_config(command("extract", cmd_extract, "extract articles from URLs or local HTML files without storing them"))
     extract.add_argument("targets", nargs="+", metavar="TARGET", help="URL or HTML file")
