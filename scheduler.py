@@ -343,6 +343,8 @@ def cmd_run(args) -> int:
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
+    from crawler.config import cron_fields
+
     config = load_config(args.config)
     check_paths(config)
     if not config.sources:
@@ -358,7 +360,7 @@ def cmd_run(args) -> int:
     scheduler = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(config.crawl.parallel_sources)})
     for source in config.sources:
         kind, value = parse_schedule(source.schedule)
-        trigger = IntervalTrigger(seconds=value) if kind == "interval" else CronTrigger.from_crontab(source.schedule, timezone="UTC")
+        trigger = IntervalTrigger(seconds=value) if kind == "interval" else CronTrigger(**cron_fields(value), timezone="UTC")
         scheduler.add_job(
             daemon.crawl,
             trigger,

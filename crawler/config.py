@@ -17,6 +17,7 @@ __all__ = [
     "TopicConfig",
     "check_paths",
     "check_writable",
+    "cron_fields",
     "find_config",
     "load_config",
     "parse_config",
@@ -291,6 +292,28 @@ def parse_schedule(text: str) -> tuple[str, object]:
         for part in value.split(","):
             _check_cron_part(part, label, low, high)
     return "cron", tuple(fields)
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab's day numbers 0-6, and 7 is Sunday again
+
+
+def cron_fields(fields: tuple[str, ...]) -> dict[str, str]:
+    """A checked crontab (parse_schedule's fields) as APScheduler 3 CronTrigger keywords. APScheduler 3 counts
+    weekdays from Monday = 0 and refuses 7, crontab from Sunday = 0 (or 7): the day of week goes over as names."""
+    minute, hour, day, month, weekday = fields
+    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": _weekday_names(weekday)}
+
+
+def _weekday_names(field: str) -> str:
+    if field == "*":
+        return "*"
+    days = set()
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        first, _, last = ("0", "", "6") if base == "*" else base.partition("-")
+        last = last or ("6" if step else first)  # "1/2": from Monday on, every second day
+        days.update(number % 7 for number in range(int(first), int(last) + 1, int(step or 1)))
+    return ",".join(name for name in _WEEKDAYS[1:] + _WEEKDAYS[:1] if _WEEKDAYS.index(name) in days)
 
 
 def _check_cron_part(part: str, label: str, low: int, high: int) -> None:

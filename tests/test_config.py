@@ -162,3 +162,59 @@ def test_unreachable_database_is_one_line_naming_store_url(tmp_path: Path, comma
     assert lines[0].startswith(f'refeed: refeed.toml: store.url "postgresql+psycopg://refeed:***@127.0.0.1:{port}/refeed": cannot connect'), lines[0]
     assert "Connection refused" in lines[0] and "secret" not in lines[0]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "schedule, days",
+    [
+        ("0 6 * * 1-5", ["Mon", "Tue", "Wed", "Thu", "Fri", "Mon"]),
+        ("0 0 * * 0", ["Sun", "Sun"]),
+        ("0 0 * * 7", ["Sun", "Sun"]),
+        ("0 0 * * 0-6", ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]),
+        ("0 0 * * 5-7", ["Fri", "Sat", "Sun", "Fri"]),
+        ("0 0 * * */2", ["Tue", "Thu", "Sat", "Sun", "Tue"]),
+        ("0 0 * * 6,0", ["Sat", "Sun", "Sat"]),
+        ("0 0 13 * *", ["Sun", "Wed"]),  # the 13th: any weekday
+    ],
+)
+def test_cron_weekdays_count_from_sunday_as_crontab_does(schedule, days):
+    """APScheduler 3 counts weekdays from Monday = 0 and refuses 7: the daemon's trigger must still fire on crontab's days."""
+    from datetime import UTC, datetime, timedelta
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    from crawler.config import cron_fields
+
+    trigger = CronTrigger(**cron_fields(parse_schedule(schedule)[1]), timezone="UTC")
+    moment, fired = datetime(2026, 12, 6, 12, 0, tzinfo=UTC), []  # a Sunday, after midnight and 06:00
+    for _ in days:
+        moment = trigger.get_next_fire_time(None, moment + timedelta(seconds=1))
+        fired.append(moment.strftime("%a"))
+    assert fired == days
+
+
+def test_run_with_sunday_as_7_starts_and_stops_cleanly(tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from conftest import ROOT
+
+    (tmp_path / "refeed.toml").write_text(SOURCE_TOML + 'schedule = "0 0 * * 7"\n', encoding="utf-8")
+    daemon = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "run"], cwd=tmp_path, text=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    watchdog = threading.Timer(120, daemon.kill)  # a line that never comes ends the read below
+    watchdog.start()
+    try:
+        seen = []
+        for line in daemon.stderr:
+            seen.append(line)
+            if "crawl lt: finished" in line:  # the first crawl runs at once; by then the daemon's signal handlers are set
+                break
+        daemon.send_signal(signal.SIGTERM)
+        _, rest = daemon.communicate(timeout=60)
+    finally:
+        watchdog.cancel()
+    output = "".join(seen) + rest
+    assert daemon.returncode == 0 and "Traceback" not in output, output[-3000:]
