@@ -540,7 +540,8 @@ def main(argv=None) -> int:
     setup_logging(args.verbose)
     try:
         code = args.func(args)
-        sys.stdout.flush()  # a reader that went away shows here, not as a message at exit
+        if sys.stdout is not None:  # None with stdout closed (>&-)
+            sys.stdout.flush()  # a reader that went away shows here, not as a message at exit
         return code
     except ConfigError as exc:
         print(f"refeed: {exc}", file=sys.stderr)

@@ -71,3 +71,9 @@ def test_shell_pipeline_into_head_prints_no_traceback(crawled, pipeline):
     assert done.stderr.splitlines()[-1] in (f"exit {EXIT_PIPE}", "exit 0"), done.stderr[-3000:]  # 0: all written before head left
     assert done.stderr.splitlines() == done.stderr.splitlines()[-1:], done.stderr[-3000:]
     assert done.stdout
+
+
+def test_closed_stdout_is_no_pipe_to_mind(crawled):
+    """`status >&-`: Python has no sys.stdout at all; the command runs as before, printing nowhere."""
+    done = subprocess.run(["bash", "-c", f"{shlex.join(command('status'))} >&-"], cwd=crawled, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-3000:]
