@@ -24,15 +24,28 @@ from crawler.config import Config, ConfigError, check_paths, check_writable, loa
 logger = logging.getLogger("refeed")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_PIPE = 128 + signal.SIGPIPE  # 141: what the shell shows for `yes | head`, a writer whose reader went away
 
 
 # -- shared steps
 
 
 def open_store(config: Config):
+    """The store, or a one-line ConfigError naming store.url when its database server cannot be reached."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
     from crawler.store import Store
 
-    return Store(config.store_url)
+    url = make_url(config.store_url)
+    try:
+        return Store(config.store_url)
+    except (OperationalError, InterfaceError) as exc:
+        if url.get_backend_name() == "sqlite":  # a locked or broken file is not a mistake in the configuration
+            raise
+        reason = " ".join(str(exc.orig or exc).split("\n")[0].split())
+        shown = url.render_as_string(hide_password=True)
+        raise ConfigError(f'{config._label}: store.url "{shown}": cannot connect to the database: {reason}') from None
 
 
 def topic_rules(config: Config):
@@ -109,10 +122,10 @@ def print_feed_urls(config: Config) -> None:
         print(f"feed:   {config.output.base_url}{path.name}")
 
 
-def serve_in_thread(directory: Path, port: int):
+def serve_in_thread(directory: Path, port: int, host: str = "127.0.0.1"):
     from feeds.server import FeedServer
 
-    server = FeedServer(directory, host="127.0.0.1", port=port)  # twisted.web, in a child process
+    server = FeedServer(directory, host=host, port=port)  # twisted.web, in a child process
     try:
         server.start()
     except OSError as exc:
@@ -146,22 +159,26 @@ def cmd_demo(args) -> int:
     for suffix in ("", "-wal", "-shm"):
         Path(f"data/demo.sqlite3{suffix}").unlink(missing_ok=True)
     data.mkdir(exist_ok=True)
+    public = Path("public").resolve()
+    public.mkdir(exist_ok=True)
+    server = None if args.once else serve_in_thread(public, args.port)  # a port that is taken is said before the crawl
+    port = server.port if server else args.port  # --port 0: the one it got
     with SampleSiteServer() as site:
         logger.info("sample aggregator site at %s", site.url)
         config = parse_config(
             {
                 "store": {"url": f"sqlite:///{(data / 'demo.sqlite3').resolve()}"},
-                "output": {"dir": str(Path("public").resolve()), "base_url": f"http://127.0.0.1:{args.port}/", "max_entries": 500},
+                "output": {"dir": str(public), "base_url": f"http://127.0.0.1:{port}/", "max_entries": 500},
                 "source": [{"name": "limitedtimes", "spider": "limitedtimes", "start_urls": [site.url], "max_pages": 2000}],
                 "topic": [{"name": "kazakhstan", "title": "Kazakhstan", "keywords": ["Kazakhstan", "Almaty"]}],
             }
         )
-        code = crawl_and_build(config, list(config.sources))
-    if code != EXIT_OK or args.once:
-        print_feed_urls(config)
-        return code
-    server = serve_in_thread(config.output.dir, args.port)
+        code = crawl_and_build(config, list(config.sources))  # (the server child ends with this process if this fails)
     print_feed_urls(config)
+    if code != EXIT_OK or server is None:
+        if server:
+            server.stop()
+        return code
     print("Press Ctrl-C to stop.", file=sys.stderr)
     wait_for_signal()
     server.stop()
@@ -190,7 +207,11 @@ def cmd_build(args) -> int:
 
 def cmd_serve(args) -> int:
     config = load_config(args.config)
-    server = serve_in_thread(config.output.dir, args.port)
+    directory = Path(config.output.dir)
+    if not directory.is_dir():  # else every request would be a 404 and nothing would say why
+        problem = "is a file, not a folder" if directory.exists() else "no such folder (`build` or `once` makes it)"
+        raise ConfigError(f"{config._label}: output.dir: {directory}: {problem}")
+    server = serve_in_thread(directory, args.port, args.host or config.output.host)
     print(server.url)
     wait_for_signal()
     server.stop()
@@ -280,6 +301,7 @@ def cmd_worker(args) -> int:
     if not config.sources:
         raise ConfigError(f"{config.path.name}: no [[source]] to crawl")
     require_shared_store(config)
+    open_store(config).close()
     Coordinator.for_config(config).close()
     logger.info("worker: %d sources (%s); SIGTERM or Ctrl-C stops", len(config.sources), ", ".join(s.name for s in config.sources))
     work(config)
@@ -352,10 +374,13 @@ def cmd_run(args) -> int:
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
+    from crawler.config import cron_fields
+
     config = load_config(args.config)
     check_paths(config)
     if not config.sources:
         raise ConfigError(f"{config.path.name}: no [[source]] to crawl")
+    open_store(config).close()  # an unreachable store is one line now, not an error in every crawl later
     if config.crawl.redis_url:  # distributed: rounds are seeded into Redis and crawled by `worker` processes
         from crawler.distributed import Coordinator, require_shared_store
 
@@ -366,7 +391,7 @@ def cmd_run(args) -> int:
     scheduler = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(config.crawl.parallel_sources)})
     for source in config.sources:
         kind, value = parse_schedule(source.schedule)
-        trigger = IntervalTrigger(seconds=value) if kind == "interval" else CronTrigger.from_crontab(source.schedule, timezone="UTC")
+        trigger = IntervalTrigger(seconds=value) if kind == "interval" else CronTrigger(**cron_fields(value), timezone="UTC")
         scheduler.add_job(
             daemon.crawl,
             trigger,
@@ -379,7 +404,7 @@ def cmd_run(args) -> int:
             misfire_grace_time=None,  # a run that waited for a free slot (parallel_sources) is late, not missed
             next_run_time=datetime.now().astimezone(),
         )
-    server = serve_in_thread(config.output.dir, args.serve) if args.serve else None
+    server = serve_in_thread(config.output.dir, args.serve, config.output.host) if args.serve is not None else None
     scheduler.start()
     logger.info("daemon started: %d sources (%s); SIGTERM or Ctrl-C stops", len(config.sources), ", ".join(s.name for s in config.sources))
     daemon.wait_for_stop()
@@ -479,6 +504,13 @@ class Daemon:
 # -- argument parsing
 
 
+def port_number(text: str) -> int:
+    """argparse type of a TCP port: 0 (any free port) to 65535."""
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="scheduler.py", description="refeed: clean, deduplicated per-topic feeds from news aggregator sites.")
     main.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's own messages too")
@@ -494,15 +526,16 @@ def parser() -> argparse.ArgumentParser:
         return sub
 
     demo = command("demo", cmd_demo, "start the bundled sample site, crawl it, build feeds into public/ and serve them")
-    demo.add_argument("--port", type=int, default=8080, help="port to serve the feeds on (default 8080)")
+    demo.add_argument("--port", type=port_number, default=8080, help="port to serve the feeds on (default 8080; 0: any free port)")
     demo.add_argument("--once", action="store_true", help="exit after building the feeds")
     once = with_config(command("once", cmd_once, "crawl every (or one) source once, then build the feeds (for cron)"))
     once.add_argument("--source", metavar="NAME", help="crawl only this source")
     run = with_config(command("run", cmd_run, "the daemon: every source on its own schedule, feeds rebuilt after each crawl"))
-    run.add_argument("--serve", type=int, metavar="PORT", help="also serve the feeds on this port")
+    run.add_argument("--serve", type=port_number, metavar="PORT", help="also serve the feeds on this port (on output.host)")
     with_config(command("build", cmd_build, "rebuild the feeds from the store without crawling"))
     serve = with_config(command("serve", cmd_serve, "serve the output folder over HTTP (ETag, Last-Modified, 304, gzip)"))
-    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--port", type=port_number, default=8080, help="port (default 8080; 0: any free port)")
+    serve.add_argument("--host", metavar="H", help="address to listen on (default: output.host, else 127.0.0.1; 0.0.0.0: every interface)")
     with_config(command("export", cmd_export, "every stored article, one JSON object a line"))
     imports = with_config(command("import", cmd_import, "the reverse of export: JSON lines (files, or stdin) into the store"))
     imports.add_argument("files", nargs="*", metavar="FILE", help="export files to read (default, or -: standard input)")
@@ -539,12 +572,18 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     setup_logging(args.verbose)
     try:
-        return args.func(args)
+        code = args.func(args)
+        if sys.stdout is not None:  # None with stdout closed (>&-)
+            sys.stdout.flush()  # a reader that went away shows here, not as a message at exit
+        return code
     except ConfigError as exc:
         print(f"refeed: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `export | head -1`: the reader has what it wanted; stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit then writes nowhere
+        return EXIT_PIPE
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ __all__ = [
     "TopicConfig",
     "check_paths",
     "check_writable",
+    "cron_fields",
     "find_config",
     "load_config",
     "parse_config",
@@ -65,6 +66,7 @@ class OutputConfig:
     formats: tuple[str, ...] = FORMATS
     max_entries: int = 100
     websub_hub: str = ""  # set: feeds advertise this WebSub hub and it is pinged when they change
+    host: str = "127.0.0.1"  # the address `serve` and `run --serve` listen on ("0.0.0.0": every IPv4 interface)
 
 
 @dataclass(frozen=True)
@@ -140,13 +142,13 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
 
     store = check.table("store", data.get("store", {}))
     check.keys("store", store, {"url", "keep_days"})
-    store_url = _resolve_store_url(check.string("store.url", store.get("url", "sqlite:///data/refeed.sqlite3")), base)
+    store_url = _resolve_store_url(_store_url(check, check.string("store.url", store.get("url", "sqlite:///data/refeed.sqlite3"))), base)
     keep_days = store.get("keep_days", 0)
     if not isinstance(keep_days, int) or isinstance(keep_days, bool) or not 0 <= keep_days <= MAX_KEEP_DAYS:
         check.fail(f"store.keep_days: expected a whole number of days from 0 (keep everything) to {MAX_KEEP_DAYS}, got {keep_days!r}")
 
     out = check.table("output", data.get("output", {}))
-    check.keys("output", out, {"dir", "base_url", "formats", "max_entries", "websub_hub"})
+    check.keys("output", out, {"dir", "base_url", "formats", "max_entries", "websub_hub", "host"})
     formats = tuple(check.strings("output.formats", out.get("formats", list(FORMATS))))
     for fmt in formats:
         if fmt not in FORMATS:
@@ -163,22 +165,23 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
         dir=_resolve_path(check.string("output.dir", out.get("dir", "public")), base),
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         formats=formats,
-        max_entries=check.positive("output.max_entries", out.get("max_entries", 100)),
+        max_entries=check.positive("output.max_entries", out.get("max_entries", 100), most=100_000),
         websub_hub=websub_hub,
+        host=_host(check, out.get("host", OutputConfig.host)),
     )
 
     crawl_t = check.table("crawl", data.get("crawl", {}))
     check.keys("crawl", crawl_t, {"concurrency", "obey_robots", "user_agent", "redis_url", "redis_prefix", "recheck_hours", "run_timeout", "download_timeout", "parallel_sources"})
     crawl = CrawlConfig(
-        concurrency=check.positive("crawl.concurrency", crawl_t.get("concurrency", 16)),
+        concurrency=check.positive("crawl.concurrency", crawl_t.get("concurrency", 16), most=1_000),
         obey_robots=check.boolean("crawl.obey_robots", crawl_t.get("obey_robots", True)),
         user_agent=check.string("crawl.user_agent", crawl_t.get("user_agent", CrawlConfig.user_agent)),
-        redis_url=check.string("crawl.redis_url", crawl_t.get("redis_url", "")),
+        redis_url=_redis_url(check, check.string("crawl.redis_url", crawl_t.get("redis_url", ""))),
         redis_prefix=check.string("crawl.redis_prefix", crawl_t.get("redis_prefix", "refeed")) or "refeed",
-        recheck_hours=check.number("crawl.recheck_hours", crawl_t.get("recheck_hours", 48.0)),
-        run_timeout=check.positive("crawl.run_timeout", crawl_t.get("run_timeout", 3600)),
-        download_timeout=check.positive("crawl.download_timeout", crawl_t.get("download_timeout", 20)),
-        parallel_sources=check.positive("crawl.parallel_sources", crawl_t.get("parallel_sources", CrawlConfig.parallel_sources)),
+        recheck_hours=check.number("crawl.recheck_hours", crawl_t.get("recheck_hours", 48.0), most=10 * 365 * 24),
+        run_timeout=check.positive("crawl.run_timeout", crawl_t.get("run_timeout", 3600), most=30 * 86400),
+        download_timeout=check.positive("crawl.download_timeout", crawl_t.get("download_timeout", 20), most=86400),
+        parallel_sources=check.positive("crawl.parallel_sources", crawl_t.get("parallel_sources", CrawlConfig.parallel_sources), most=100),
     )
 
     sources = tuple(_source(check, i, raw) for i, raw in enumerate(check.array("source", data.get("source", []))))
@@ -232,9 +235,13 @@ def _source(check: _Checker, index: int, raw) -> SourceConfig:
     check.keys(f"{where}: selectors", selectors, set(SELECTOR_FIELDS))
     for key, value in selectors.items():
         if key == "remove":
-            check.strings(f"{where}: selectors.remove", value)
+            expressions = check.strings(f"{where}: selectors.remove", value)
         else:
-            check.string(f"{where}: selectors.{key}", value)
+            expressions = [check.string(f"{where}: selectors.{key}", value)]
+        for expression in expressions:
+            problem = _selector_problem(expression)
+            if problem:
+                check.fail(f'{where}: selectors.{key} "{expression}": {problem}')
     return SourceConfig(
         name=name,
         spider=spider,
@@ -242,7 +249,7 @@ def _source(check: _Checker, index: int, raw) -> SourceConfig:
         schedule=schedule,
         follow=regexes["follow"],
         articles=regexes["articles"],
-        max_pages=check.positive(f"{where}: max_pages", raw.get("max_pages", 500)),
+        max_pages=check.positive(f"{where}: max_pages", raw.get("max_pages", 500), most=10_000_000),
         topics=topics,
         selectors=dict(selectors),
     )
@@ -267,6 +274,7 @@ def _topic(check: _Checker, index: int, raw) -> TopicConfig:
 
 
 _EVERY = re.compile(r"^every\s+(\d+)\s*([smhd])$")
+_LONGEST_INTERVAL = 366 * 86400  # "every 400d" is a mistake; a yearly run is a cron line
 _CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 
 
@@ -275,9 +283,12 @@ def parse_schedule(text: str) -> tuple[str, object]:
     text = text.strip()
     every = _EVERY.match(text)
     if every:
-        seconds = int(every.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[every.group(2)]
+        number = every.group(1).lstrip("0") or "0"
+        seconds = (int(number) if len(number) <= 12 else _LONGEST_INTERVAL + 1) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[every.group(2)]
         if seconds <= 0:
             raise ValueError("interval must be positive")
+        if seconds > _LONGEST_INTERVAL:
+            raise ValueError("interval must be at most 366 days")
         return "interval", seconds
     fields = text.split()
     if len(fields) != 5:
@@ -286,6 +297,28 @@ def parse_schedule(text: str) -> tuple[str, object]:
         for part in value.split(","):
             _check_cron_part(part, label, low, high)
     return "cron", tuple(fields)
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab's day numbers 0-6, and 7 is Sunday again
+
+
+def cron_fields(fields: tuple[str, ...]) -> dict[str, str]:
+    """A checked crontab (parse_schedule's fields) as APScheduler 3 CronTrigger keywords. APScheduler 3 counts
+    weekdays from Monday = 0 and refuses 7, crontab from Sunday = 0 (or 7): the day of week goes over as names."""
+    minute, hour, day, month, weekday = fields
+    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": _weekday_names(weekday)}
+
+
+def _weekday_names(field: str) -> str:
+    if field == "*":
+        return "*"
+    days = set()
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        first, _, last = ("0", "", "6") if base == "*" else base.partition("-")
+        last = last or ("6" if step else first)  # "1/2": from Monday on, every second day
+        days.update(number % 7 for number in range(int(first), int(last) + 1, int(step or 1)))
+    return ",".join(name for name in _WEEKDAYS[1:] + _WEEKDAYS[:1] if _WEEKDAYS.index(name) in days)
 
 
 def _check_cron_part(part: str, label: str, low: int, high: int) -> None:
@@ -302,6 +335,8 @@ def _check_cron_part(part: str, label: str, low: int, high: int) -> None:
     for bound in bounds:
         if not low <= int(bound) <= high:
             raise ValueError(f"{label} must be {low}-{high}")
+    if len(bounds) == 2 and int(bounds[0]) > int(bounds[1]):
+        raise ValueError(f"{label} range {base!r} is reversed: write the smaller number first")
 
 
 def check_paths(config: Config) -> None:
@@ -357,6 +392,75 @@ def _resolve_path(value: str, base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
+def _short(value) -> str:
+    """repr() of a config value, shortened: a 5,000-digit integer is not one line."""
+    text = repr(value) if not isinstance(value, int) or isinstance(value, bool) or value.bit_length() < 200 else "a huge number"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _store_url(check: _Checker, url: str) -> str:
+    """`url` when SQLAlchemy can parse it and its dialect and driver are installed; reaching the server is a later step."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        check.fail(f'store.url "{url}": not a SQLAlchemy URL (e.g. "sqlite:///data/refeed.sqlite3", "postgresql+psycopg://host/db")')
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.port is not None and not 0 < parsed.port <= 65535:
+        check.fail(f'store.url "{shown}": port {parsed.port} is not 1-65535')
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        check.fail(f'store.url "{shown}": {parsed.drivername!r} is not a database SQLAlchemy knows (e.g. sqlite, postgresql+psycopg)')
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        check.fail(f'store.url "{shown}": its driver is not installed ({exc})')
+    return url
+
+
+def _redis_url(check: _Checker, url: str) -> str:
+    """An empty `url` (no distributed mode) or one redis-py can parse; reaching Redis is a later step."""
+    if not url:
+        return url
+    from redis.connection import parse_url
+
+    try:
+        parse_url(url)
+    except ValueError as exc:
+        shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)  # no password in a message
+        check.fail(f'crawl.redis_url "{shown}": {exc} (e.g. "redis://10.0.0.5:6379/0")')
+    return url
+
+
+def _host(check: _Checker, value) -> str:
+    host = check.string("output.host", value).strip()
+    if not host or any(c.isspace() or c in "/[]" for c in host):
+        check.fail(f'output.host: {value!r} is not an address to listen on (e.g. "127.0.0.1", "0.0.0.0" or "::")')
+    return host
+
+
+def _selector_problem(expression: str) -> str | None:
+    """Why a `[source.selectors]` expression cannot be used, as extract.select() reads it (CSS, or XPath
+    when it starts with `/` or `(`); None when it can."""
+    from cssselect import SelectorError
+    from parsel import Selector
+
+    expression = expression.strip()
+    if not expression:
+        return "empty selector"
+    xpath = expression.startswith(("/", "("))
+    try:
+        page = Selector(text="<html><body><p>x</p></body></html>")
+        page.xpath(expression) if xpath else page.css(expression)
+    except (SelectorError, ValueError) as exc:
+        reason = str(exc).removeprefix("XPath error: ").split("\n")[0]
+        return f"not a valid {'XPath expression' if xpath else 'CSS selector'}: {reason}"
+    return None
+
+
 class _Checker:
     """Type checks that raise ConfigError naming the file and key."""
 
@@ -388,20 +492,22 @@ class _Checker:
         return value
 
     def strings(self, where: str, value) -> list[str]:
-        if isinstance(value, str):
-            return [value]
+        if isinstance(value, str):  # `keywords = "a, b"` would be one keyword "a, b": say how to write a list
+            self.fail(f"{where}: expected a list of strings, got the string {value!r} (write [{value!r}])")
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.fail(f"{where}: expected a list of strings, got {value!r}")
         return value
 
-    def positive(self, where: str, value) -> int:
+    def positive(self, where: str, value, most: int) -> int:
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            self.fail(f"{where}: expected a positive integer, got {value!r}")
+            self.fail(f"{where}: expected a positive integer, got {_short(value)}")
+        if value > most:
+            self.fail(f"{where}: {_short(value)} is too large (at most {most})")
         return value
 
-    def number(self, where: str, value) -> float:
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-            self.fail(f"{where}: expected a number >= 0, got {value!r}")
+    def number(self, where: str, value, most: float) -> float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= most:
+            self.fail(f"{where}: expected a number from 0 to {most}, got {_short(value)}")
         return float(value)
 
     def boolean(self, where: str, value) -> bool:
