@@ -11,10 +11,12 @@ PAGES = Path(__file__).resolve().parent / "data" / "pages"
 
 
 class PageServer:
-    """`pages` maps a path to (content_type, body bytes); anything else is a 404. `requests` logs every path."""
+    """`pages` maps a path to (content_type, body bytes), `redirects` a path to the Location of a 302; anything
+    else is a 404. `requests` logs every path."""
 
-    def __init__(self, pages: dict[str, tuple[str, bytes]] | None = None):
+    def __init__(self, pages: dict[str, tuple[str, bytes]] | None = None, redirects: dict[str, str] | None = None):
         self.pages = dict(pages or {})
+        self.redirects = dict(redirects or {})
         self.requests: list[str] = []
         owner = self
 
@@ -26,6 +28,12 @@ class PageServer:
 
             def do_GET(self):  # noqa: N802 - http.server's naming
                 owner.requests.append(self.path)
+                if self.path in owner.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", owner.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 found = owner.pages.get(self.path) or owner.pages.get(urlsplit(self.path).path)
                 status, (content_type, body) = (200, found) if found else (404, ("text/html; charset=utf-8", b"<h1>Not found</h1>"))
                 self.send_response(status)

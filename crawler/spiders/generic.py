@@ -82,9 +82,7 @@ class GenericSpider(ArticleSpider):
         listings = [url for kind, url in links if kind != "a" and url not in known and url not in self.queued and url not in self.seen]
         self.queued.update(listings)
         yield from self.follow_articles(articles)
-        for url in listings:
-            if self._budget_left():
-                yield self.listing_request(url)
+        yield from self.follow_listings(listings)
 
     def follow_articles(self, urls: list[str]):
         """As for any spider, but not the pages already asked as listings this run: those count themselves."""
