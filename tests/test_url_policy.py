@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from html import escape
 
+import pytest
+
 from conftest import run_cli, source_config
 from crawler.urlpolicy import UrlPolicy, network
 from local_pages import PageServer, page
@@ -100,3 +102,26 @@ def test_redirect_to_another_site_is_not_followed(tmp_path):
         assert other.requests == []
     assert f"refused {other.url}2022/01/08/radweg.html: a redirect from {server.url}2022/01/08/moved.html to another site" in result.stderr
     assert [a["title"] for a in exported(tmp_path)] == ["El ayuntamiento aprueba un nuevo carril bici"]
+
+
+@pytest.mark.parametrize("canonical_site", ["other", "own"])
+def test_rel_canonical_is_honoured_on_the_pages_own_site_only(tmp_path, canonical_site):
+    with PageServer({"/2022/01/08/radweg.html": (HTML, page("de_article.html"))}) as first:
+        target = f"{first.url}2022/01/08/radweg.html"
+        source_config(tmp_path, generic_source(first.url, name="a", articles=["^/2022/"]) + generic_source("http://127.0.0.1:9/", name="b", articles=["^/2022/"]), obey_robots=False)
+        home = f'<a href="/2022/01/08/radweg.html">Radweg</a>'.encode()
+        first.pages["/"] = (HTML, home)
+        assert run_cli("once", "--source", "a", cwd=tmp_path).code == 0
+    (original,) = exported(tmp_path)
+    with PageServer() as second:
+        canonical = target if canonical_site == "other" else f"{second.url}2022/01/08/carril-bici.html"
+        copy = page("es_article.html").replace(b"<head>", f'<head><link rel="canonical" href="{canonical}">'.encode(), 1)
+        second.pages.update({"/": (HTML, b'<a href="/2022/01/08/carril.html">Carril</a>'), "/2022/01/08/carril.html": (HTML, copy)})
+        text = (tmp_path / "refeed.toml").read_text().replace("http://127.0.0.1:9/", second.url)
+        (tmp_path / "refeed.toml").write_text(text)
+        result = run_cli("once", "--source", "b", cwd=tmp_path)
+        assert result.code == 0, result.stderr[-3000:]
+    articles = {a["url"]: a for a in exported(tmp_path)}
+    assert articles[target] == original  # source a's story untouched
+    own = f"{second.url}2022/01/08/carril.html" if canonical_site == "other" else canonical
+    assert articles[own]["title"] == "El ayuntamiento aprueba un nuevo carril bici"
