@@ -12,6 +12,7 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS
 
 from crawler.canonical import canonicalize
 from crawler.extract import Page, looks_like_article
+from crawler.patterns import compile_pattern
 from crawler.spiders.base import ArticleSpider
 from crawler.store import Store, utcnow
 
@@ -42,8 +43,8 @@ class GenericSpider(ArticleSpider):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.follow = [re.compile(p) for p in self.source.follow]
-        self.articles = [re.compile(p) for p in self.source.articles]
+        self.follow = [compile_pattern(p) for p in self.source.follow]  # RE2: linear time whatever the pattern
+        self.articles = [compile_pattern(p) for p in self.source.articles]
         self.queued: set[str] = {canonicalize(u) for u in self.start_urls}  # listing pages requested this run
 
     def begin_round(self) -> None:
@@ -136,7 +137,7 @@ class GenericSpider(ArticleSpider):
         urls = (response.urljoin(h) for h in hrefs)
         return [canonicalize(u) for u in urls if self.same_site(u) and urlsplit(u).scheme in ("http", "https")]
 
-    def _matches(self, patterns: list[re.Pattern], url: str) -> bool:
+    def _matches(self, patterns: list, url: str) -> bool:
         parts = urlsplit(url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         return any(p.search(target) for p in patterns)
