@@ -117,8 +117,7 @@ class ArticleSpider(scrapy.Spider):
         elif isinstance(response, scrapy.http.TextResponse):
             if self._bot_wall(response):
                 return
-            articles = [canonicalize(url) for url in self.article_links(response)]
-            listings = self.listing_links(response)
+            articles, listings = self.sort_links(response)
             self._remember(response, key, [["a", u] for u in articles] + [["l", u] for u in listings])
         else:
             return
@@ -189,6 +188,11 @@ class ArticleSpider(scrapy.Spider):
     def worker_state(self, url: str) -> dict:
         """Attributes the form needs from the walk for this page (set on the worker's copy of the spider)."""
         return {}
+
+    def sort_links(self, response: Response) -> tuple[list[str], list[str]]:
+        """(canonical article URLs, listing URLs) of a listing page; a spider that reads both from one pass
+        over the page's links overrides this."""
+        return [canonicalize(url) for url in self.article_links(response)], self.listing_links(response)
 
     def article_links(self, response: Response) -> list[str]:
         raise NotImplementedError
