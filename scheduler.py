@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
 
-from crawler.config import Config, ConfigError, check_paths, check_writable, load_config, parse_config, parse_schedule  # noqa: E402
+from crawler.config import Config, ConfigError, CrawlConfig, check_paths, check_writable, load_config, parse_config, parse_schedule  # noqa: E402
 
 logger = logging.getLogger("refeed")
 
@@ -229,7 +229,8 @@ def cmd_extract(args) -> int:
         config = load_config(args.config)
     source = config.source(args.source) if config and args.source else None
     failures = 0
-    for result in extract_targets(args.targets, source):
+    timeout = (config.crawl if config else CrawlConfig()).download_timeout  # for each URL's whole download
+    for result in extract_targets(args.targets, source, timeout):
         if isinstance(result, Exception):
             failures += 1
             logger.error("%s", result)

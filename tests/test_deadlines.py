@@ -1,4 +1,4 @@
-"""Nothing hangs: `once` ends at run_timeout plus a margin."""
+"""Nothing hangs: `once` ends at run_timeout plus a margin, `extract` within its download timeout."""
 
 from __future__ import annotations
 
@@ -44,3 +44,15 @@ def test_once_ends_at_run_timeout_plus_its_margin_and_releases_the_lock(tmp_path
     lock.release()
     run = status(tmp_path)
     assert (run["outcome"], run["message"]) == ("timeout", "ended by the hard deadline, 7 s after it started")
+
+
+def test_extract_of_a_trickling_server_ends_at_its_download_timeout(tmp_path):
+    with PageServer(trickle={"/slow.html"}) as site:
+        trickling_source(tmp_path, site, download_timeout=2)
+        started = time.monotonic()
+        result = run_cli("extract", f"{site.url}slow.html", cwd=tmp_path, timeout=60)
+        elapsed = time.monotonic() - started
+    assert result.code == 1
+    assert elapsed < 2 + START_UP, elapsed
+    assert f"{site.url}slow.html: the download took longer than 2 s (crawl.download_timeout)" in result.stderr
+    assert result.stdout == ""
