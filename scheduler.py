@@ -278,14 +278,17 @@ def cmd_status(args) -> int:
         feeds = store.feed_status()
     finally:
         store.close()
+    from crawler.runstate import mark_interrupted
+
+    mark_interrupted(config.store_url, runs)  # "running" with nobody holding the source's lock: the process is gone
     distributed = distributed_status(config)
     if args.json:
         print(json.dumps({"sources": runs, "feeds": feeds, **(distributed or {})}, default=json_default, indent=2))
         return EXIT_OK
-    print(f"{'source':<20} {'last run (UTC)':<20} {'outcome':<8} {'pages':>6} {'new':>6} {'dup':>6} {'errors':>7}")
+    print(f"{'source':<20} {'last run (UTC)':<20} {'outcome':<11} {'pages':>6} {'new':>6} {'dup':>6} {'errors':>7}")
     for run in runs:
         started = run["started"].strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{run['source']:<20} {started:<20} {run['outcome']:<8} {run['pages']:>6} {run['new']:>6} {run['duplicates']:>6} {run['errors']:>7}")
+        print(f"{run['source']:<20} {started:<20} {run['outcome']:<11} {run['pages']:>6} {run['new']:>6} {run['duplicates']:>6} {run['errors']:>7}")
     for source in config.sources:
         if source.name not in {r["source"] for r in runs}:
             print(f"{source.name:<20} {'never':<20}")

@@ -60,6 +60,7 @@ OUTCOMES = {
     "blocked": "the site answered with a bot wall (403/429 or a challenge page)",
     "timeout": "stopped after its time budget",
     "failed": "nothing usable fetched, or no article found",
+    "interrupted": "its process ended without finishing the run (shown by status; never recorded)",
 }
 HEALTHY = {"ok", "locked"}
 

@@ -1,11 +1,16 @@
-"""Nothing hangs: `once` ends at run_timeout plus a margin, `extract` within its download timeout."""
+"""Nothing hangs: `once` ends at run_timeout plus a margin, `extract` within its download timeout, and a killed run
+shows as interrupted."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 
-from conftest import run_cli, source_config
+from conftest import ROOT, run_cli, source_config
 from crawler.deadline import margin
 from crawler.locks import FileLock
 from local_pages import PageServer
@@ -56,3 +61,23 @@ def test_extract_of_a_trickling_server_ends_at_its_download_timeout(tmp_path):
     assert elapsed < 2 + START_UP, elapsed
     assert f"{site.url}slow.html: the download took longer than 2 s (crawl.download_timeout)" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_killed_run_shows_as_interrupted_not_running(tmp_path):
+    with PageServer(trickle={"/"}) as site:
+        trickling_source(tmp_path, site)
+        crawl = subprocess.Popen(
+            [sys.executable, str(ROOT / "scheduler.py"), "once"],
+            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        try:
+            assert site.started.wait(120), "the crawl never asked for the page"
+            assert status(tmp_path)["outcome"] == "running"  # its process is alive and holds the source's lock
+        finally:
+            os.killpg(crawl.pid, signal.SIGKILL)  # the crawl and its page worker, at once
+            crawl.wait()
+    run = status(tmp_path)
+    assert run["outcome"] == "interrupted"
+    assert run["message"].startswith("its process ended without finishing the run")
+    text = run_cli("status", cwd=tmp_path)
+    assert " interrupted " in text.stdout
