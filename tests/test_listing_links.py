@@ -54,3 +54,14 @@ def test_a_listing_page_is_read_once():
     urls = asyncio.run(requests())
     assert reads == [SITE + "news/index.html"]  # once: articles and listings come from one pass over the links
     assert SITE + "news/2022/a.html" in urls and SITE + "news/n1.html" in urls
+
+
+def test_site_spider_drops_a_link_that_is_no_url_alone():
+    from crawler.spiders.limitedtimes import LimitedTimesSpider
+
+    crawler = get_crawler(LimitedTimesSpider, settings_dict={"REFEED_STORE_URL": ""})
+    walker = LimitedTimesSpider.from_crawler(crawler, source=SourceConfig(name="lt", spider="limitedtimes", start_urls=(SITE,)))
+    links = ["http://[::1", "javascript:void(0)", "http://127.0.0.1:8001/news/2022-01-08-a.abc.html", "/news/2022-01-08-b.abc.html"]
+    body = "".join(f'<a href="{href}">{href}</a>' for href in links).encode()
+    response = HtmlResponse(SITE, body=body, encoding="utf-8", request=Request(SITE))
+    assert walker.sort_links(response) == ([SITE + "news/2022-01-08-b.abc.html"], [])
