@@ -12,7 +12,8 @@ from crawler.spiders.generic import GenericSpider
 
 SITE = "http://127.0.0.1:8000/"
 PAGE = """<html><head><link rel="next" href="/news/n4.html"></head><body>
-<a href="/news/2022/a.html">A story</a> <a href="b.html">B</a>
+<a href="/news/2022/a.html">A story</a> <a href="b.html">B</a> <a href="
+  /news/spaced.html ">spaced</a>
 <a href="../world/c.html?utm_source=x&amp;id=3#top">C</a> <a href="HTTP://127.0.0.1:8000/Upper/D.html">D</a>
 <a href="http://127.0.0.1:8001/other-port.html">other port</a> <a href="https://elsewhere.example/x.html">elsewhere</a>
 <a href="mailto:a@b.example">mail</a> <a href="javascript:void(0)">js</a> <a href="#top">top</a> <a href="">empty</a>
@@ -38,7 +39,7 @@ def test_listing_links_are_sorted_in_page_order_further_pages_first():
     articles, listings = spider(articles=(r"^/news/\d{4}/",)).sort_links(listing())
     assert articles == [SITE + "news/2022/a.html"]
     further = ["news/index.html?page=2", "news/older.html", "news/n1.html", "news/n2.html", "news/n3.html", "news/weiter.html", "news/seite.html", "news/span.html", "news/n4.html"]
-    assert listings == [SITE + p for p in further] + [SITE + p for p in ("news/b.html", "world/c.html?id=3", "Upper/D.html", "map/e.html")]
+    assert listings == [SITE + p for p in further] + [SITE + p for p in ("news/b.html", "news/spaced.html", "world/c.html?id=3", "Upper/D.html", "map/e.html")]
     # not there: another port, another host, mail, script, fragments, files, and the link that is no URL at all
 
 

@@ -138,8 +138,8 @@ class GenericSpider(ArticleSpider):
         root = response.selector.root
         further = [h.strip() for h in root.xpath(NEXT_LINKS, smart_strings=False)]
         further += [a.get("href").strip() for a in root.xpath(MAYBE_NEXT) if _further_page(a)]
-        found = [u for u in map(resolve, root.xpath(LINKS, smart_strings=False)) if u is not None and not _skipped(u)]
-        pages = [u for u in map(resolve, further) if u is not None]
+        found = [u for u in resolve.all(root.xpath(LINKS, smart_strings=False)) if not _skipped(u)]
+        pages = resolve.all(further)
         return list(dict.fromkeys(found + pages)), set(pages)
 
     def _matches(self, patterns: list, url: str) -> bool:
@@ -152,21 +152,30 @@ class GenericSpider(ArticleSpider):
         return set(Store.known_since(self.reader, urls, utcnow()))
 
 
+_UNSEEN = object()
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9_~/-][A-Za-z0-9._~/-]*|/")  # no query, no fragment, nothing to escape (and no "/.")
+
+
 class _Resolver:
     """href → canonical URL on the source's site, or None; each distinct href worked out once a page, and a
-    root-relative plain one ("/news/a.html", what most links are) without urljoin."""
+    root-relative plain one ("/news/a.html", what most links are) without urljoin or canonicalize."""
 
     def __init__(self, base: str, origin: str, origin_on_site: bool, same_site):
         self.base, self.origin, self.origin_on_site, self.same_site = base, origin, origin_on_site, same_site
         self.done: dict[str, str | None] = {}
         self.netlocs: dict[str, bool] = {}  # host[:port] of absolute links → on the source's site
+        self.plain_origin = canonicalize(origin + "/") == origin + "/"  # then origin + a plain path is canonical
 
-    def __call__(self, href: str) -> str | None:
-        try:
-            return self.done[href]
-        except KeyError:
-            url = self.done[href] = self._resolve(href)
-            return url
+    def all(self, hrefs: list[str]) -> list[str]:
+        """The URLs of those hrefs that are links to the site, in their order."""
+        done, urls = self.done, []
+        for href in hrefs:
+            url = done.get(href, _UNSEEN)
+            if url is _UNSEEN:
+                url = done[href] = self._resolve(href.strip())
+            if url is not None:
+                urls.append(url)
+        return urls
 
     def _resolve(self, href: str) -> str | None:
         if not href or href.startswith(("#", "mailto:", "javascript:", "tel:", "data:")):
@@ -174,6 +183,8 @@ class _Resolver:
         plain = "/." not in href and "\\" not in href  # no dot segment for urljoin to resolve
         if plain and href.startswith("/") and not href.startswith("//") and self.origin_on_site:
             url = self.origin + href  # what urljoin gives, without its cost
+            if self.plain_origin and _PLAIN_PATH.fullmatch(href):
+                return url  # already canonical
         elif plain and href.startswith(("http://", "https://")):
             url = href
             netloc = url[url.index("//") + 2:].partition("/")[0].partition("?")[0].partition("#")[0]
