@@ -115,7 +115,10 @@ class SourceLock:
         if self._engine is not None:
             high, low = (self._key >> 32) & 0xFFFFFFFF, self._key & 0xFFFFFFFF  # how PostgreSQL shows a bigint key
             with self._engine.connect() as conn:
-                query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = :high AND objid = :low AND objsubid = 1"
+                query = (
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = :high AND objid = :low"
+                    " AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
                 return bool(conn.execute(text(query), {"high": high, "low": low}).scalar())
         return None
 
