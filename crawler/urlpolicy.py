@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import socket
@@ -88,7 +89,8 @@ class UrlPolicy:
     def __init__(self, start_urls: Iterable[str]):
         start_urls = list(start_urls)
         self.sites = {s for s in map(site, start_urls) if s is not None}
-        self.networks = {"public", *(network(s[0]) for s in self.sites)}
+        self.hosts = {host for host, _ in self.sites}
+        self.networks = {"public", *(network(host) for host in self.hosts)}
 
     def refusal(self, url: str, same_site: bool = True) -> str | None:
         """Why `url` may not be requested, or None when it may."""
@@ -117,12 +119,15 @@ class UrlPolicyMiddleware:
     """Downloader middleware: every request, redirects included, passes the spider's UrlPolicy.
 
     A request whatever its origin (start URL, link, feed item, robots.txt) must be http(s) on an address the
-    source may reach; a redirect must stay on the site of the URL that answered it. Off with REFEED_URL_POLICY.
+    source may reach; a redirect must stay on the site of the URL that answered it. A host name other than the
+    start URLs' is resolved first: a name that points at this machine or a private network is refused like the
+    address itself, unless the source's own names point there too. Off with REFEED_URL_POLICY.
     """
 
     def __init__(self, crawler, stats=None):
         self.crawler = crawler
         self.stats = stats
+        self._kinds: dict[str, frozenset[str]] = {}  # host name → the networks of its addresses
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -130,7 +135,7 @@ class UrlPolicyMiddleware:
             raise NotConfigured("REFEED_URL_POLICY is off")
         return cls(crawler, crawler.stats)
 
-    def process_request(self, request):
+    async def process_request(self, request):
         spider = self.crawler.spider
         policy = getattr(spider, "policy", None) or UrlPolicy(getattr(spider, "start_urls", ()))
         redirects = request.meta.get("redirect_urls")
@@ -138,8 +143,31 @@ class UrlPolicyMiddleware:
         if reason is None and redirects and not same_site(request.url, redirects[-1]):
             reason = f"a redirect from {redirects[-1]} to another site"
         if reason is None:
+            reason = await self._resolved_refusal(policy, request.url)
+        if reason is None:
             return None
         logger.info("refused %s: %s", request.url, reason)
         if self.stats is not None:
             self.stats.inc_value("refeed/refused")
         raise IgnoreRequest(f"refused {request.url}: {reason}")
+
+    async def _resolved_refusal(self, policy: UrlPolicy, url: str) -> str | None:
+        host = site(url)[0]
+        if host in policy.hosts or _address(host.strip("[]")) is not None:
+            return None  # the source's own names, and addresses (already judged as such)
+        allowed = set(policy.networks)
+        for own in policy.hosts:
+            allowed |= await self._kinds_of(own)
+        refused = sorted(await self._kinds_of(host) - allowed)
+        return f"{host} resolves to a {refused[0]} address, and the source is not on one" if refused else None
+
+    async def _kinds_of(self, host: str) -> frozenset[str]:
+        """The networks a host name's addresses are on (as the resolver answers now; remembered for the crawl)."""
+        kinds = self._kinds.get(host)
+        if kinds is None:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            except OSError:  # does not resolve: the download fails on its own
+                infos = []
+            kinds = self._kinds[host] = frozenset(network(info[4][0].partition("%")[0]) for info in infos) | {network(host)}
+        return kinds

@@ -125,3 +125,46 @@ def test_rel_canonical_is_honoured_on_the_pages_own_site_only(tmp_path, canonica
     assert articles[target] == original  # source a's story untouched
     own = f"{second.url}2022/01/08/carril.html" if canonical_site == "other" else canonical
     assert articles[own]["title"] == "El ayuntamiento aprueba un nuevo carril bici"
+
+
+def _loopback_name() -> str:
+    """A name other than localhost that this machine resolves to a loopback address (its own host name, often)."""
+    import socket
+
+    name = socket.gethostname()
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)}
+    except OSError:
+        addresses = set()
+    if not addresses or any(network(a) != "loopback" for a in addresses) or network(name) != "public":
+        pytest.skip(f"this machine's name {name!r} does not resolve to loopback only")
+    return name
+
+
+def test_a_name_that_resolves_to_this_machine_is_refused_to_a_public_source():
+    import asyncio
+
+    from scrapy.exceptions import IgnoreRequest
+    from scrapy.http import Request
+    from scrapy.utils.test import get_crawler
+
+    from crawler.config import SourceConfig
+    from crawler.spiders.feed import FeedSpider
+    from crawler.urlpolicy import UrlPolicyMiddleware
+
+    name = _loopback_name()
+
+    def verdict(start_url: str, url: str) -> str:
+        crawler = get_crawler(FeedSpider, settings_dict={"REFEED_STORE_URL": ""})
+        crawler.spider = FeedSpider.from_crawler(crawler, source=SourceConfig(name="wire", spider="feed", start_urls=(start_url,)))
+        try:
+            asyncio.run(UrlPolicyMiddleware.from_crawler(crawler).process_request(Request(url)))
+        except IgnoreRequest as refused:
+            return str(refused)
+        return "allowed"
+
+    assert verdict("https://news.example/feed.xml", f"http://{name}:8000/story.html") == (
+        f"refused http://{name}:8000/story.html: {name} resolves to a loopback address, and the source is not on one"
+    )
+    assert verdict("http://127.0.0.1:8000/feed.xml", f"http://{name}:8000/story.html") == "allowed"  # the source lives there
+    assert verdict("https://news.example/feed.xml", "https://nowhere.invalid/story.html") == "allowed"  # the download fails alone
