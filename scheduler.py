@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
 
-from crawler.config import Config, ConfigError, check_paths, check_writable, load_config, parse_config, parse_schedule  # noqa: E402
+from crawler.config import Config, ConfigError, CrawlConfig, check_paths, check_writable, load_config, parse_config, parse_schedule  # noqa: E402
 
 logger = logging.getLogger("refeed")
 
@@ -281,7 +281,8 @@ def cmd_extract(args) -> int:
         config = load_config(args.config)
     source = config.source(args.source) if config and args.source else None
     failures = 0
-    for result in extract_targets(args.targets, source):
+    timeout = (config.crawl if config else CrawlConfig()).download_timeout  # for each URL's whole download
+    for result in extract_targets(args.targets, source, timeout):
         if isinstance(result, Exception):
             failures += 1
             logger.error("%s", result)
@@ -330,14 +331,17 @@ def cmd_status(args) -> int:
         feeds = store.feed_status()
     finally:
         store.close()
+    from crawler.runstate import mark_interrupted
+
+    mark_interrupted(config.store_url, runs)  # "running" with nobody holding the source's lock: the process is gone
     distributed = distributed_status(config)
     if args.json:
         print(json.dumps({"sources": runs, "feeds": feeds, **(distributed or {})}, default=json_default, indent=2))
         return EXIT_OK
-    print(f"{'source':<20} {'last run (UTC)':<20} {'outcome':<8} {'pages':>6} {'new':>6} {'dup':>6} {'errors':>7}")
+    print(f"{'source':<20} {'last run (UTC)':<20} {'outcome':<11} {'pages':>6} {'new':>6} {'dup':>6} {'errors':>7}")
     for run in runs:
         started = run["started"].strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{run['source']:<20} {started:<20} {run['outcome']:<8} {run['pages']:>6} {run['new']:>6} {run['duplicates']:>6} {run['errors']:>7}")
+        print(f"{run['source']:<20} {started:<20} {run['outcome']:<11} {run['pages']:>6} {run['new']:>6} {run['duplicates']:>6} {run['errors']:>7}")
     for source in config.sources:
         if source.name not in {r["source"] for r in runs}:
             print(f"{source.name:<20} {'never':<20}")

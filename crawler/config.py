@@ -8,6 +8,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crawler.patterns import compile_pattern
+
 __all__ = [
     "Config",
     "ConfigError",
@@ -223,9 +225,9 @@ def _source(check: _Checker, index: int, raw) -> SourceConfig:
         values = tuple(check.strings(f"{where}: {key}", raw.get(key, [])))
         for value in values:
             try:
-                re.compile(value)
-            except re.error as exc:
-                check.fail(f"{where}: {key}: {value!r} is not a regular expression: {exc}")
+                compile_pattern(value)
+            except ValueError as exc:
+                check.fail(f"{where}: {key}: {value!r} is not a regular expression refeed can match in linear time (RE2 syntax): {exc}")
         regexes[key] = values
     topics = tuple(check.strings(f"{where}: topics", raw.get("topics", [])))
     for topic in topics:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from crawler.config import SourceConfig
+from crawler.config import CrawlConfig, SourceConfig
 from crawler.extract import Page, decode_html
 from crawler.pipelines import CanonicalizePipeline, CleanPipeline, SanitizePipeline
 from crawler.settings import USER_AGENT
 from crawler.store import EXPORT_KEYS
+from crawler.urlpolicy import UrlPolicy
 
 __all__ = ["extract_targets", "article_dict"]
 
@@ -19,15 +22,17 @@ logger = logging.getLogger(__name__)
 STAGES = (CleanPipeline(), SanitizePipeline(), CanonicalizePipeline())
 
 
-def extract_targets(targets: list[str], source: SourceConfig | None = None) -> Iterator[dict | Exception]:
-    """One export-shaped dict per target, in order; an Exception saying why for a target that is no article."""
+def extract_targets(targets: list[str], source: SourceConfig | None = None, timeout: float = CrawlConfig.download_timeout) -> Iterator[dict | Exception]:
+    """One export-shaped dict per target, in order; an Exception saying why for a target that is no article.
+
+    A URL's download, redirects and all, gets `timeout` seconds in all (crawl.download_timeout)."""
     from crawler.run import spider_class
 
     source = source or SourceConfig(name="extract", spider="generic", start_urls=("http://localhost/",))
     spider = spider_class(source)(source=source)
     for target in targets:
         try:
-            url, html = _load(target)
+            url, html = _load(target, timeout)
             article = spider.article(Page.from_text(html, url), html)
             if article is None:
                 raise ValueError("no article found")
@@ -44,16 +49,53 @@ def article_dict(article) -> dict:
     return data
 
 
-def _load(target: str) -> tuple[str, str]:
+def _load(target: str, timeout: float) -> tuple[str, str]:
     if target.startswith(("http://", "https://")):
-        request = urllib.request.Request(target, headers={"User-Agent": USER_AGENT})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            body = response.read(5 * 1024 * 1024)
-            content_type = response.headers.get("Content-Type")
-            url = response.geturl()
+        url, body, content_type = _download(target, timeout)
     else:
         path = Path(target)
         body = path.read_bytes()
         content_type = None
         url = path.resolve().as_uri()
     return url, decode_html(body, content_type)
+
+
+def _download(url: str, timeout: float) -> tuple[str, bytes, str | None]:
+    """(final URL, body, Content-Type) within `timeout` seconds in all, or TimeoutError.
+
+    A socket timeout bounds each read, not the download: a server that sends a byte a second would hold it
+    for ever. The download runs on a daemon thread that is abandoned at the deadline (the command then moves
+    on, and its exit ends the thread), which also bounds name resolution, where no socket timeout applies."""
+    done: dict = {}
+
+    def fetch():
+        try:
+            done["result"] = _fetch(url, timeout)
+        except BaseException as exc:  # handed to the caller's thread
+            done["error"] = exc
+
+    thread = threading.Thread(target=fetch, name=f"extract {url[:80]}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"the download took longer than {timeout:g} s (crawl.download_timeout)")
+    if "error" in done:
+        raise done["error"]
+    return done["result"]
+
+
+def _fetch(url: str, timeout: float) -> tuple[str, bytes, str | None]:
+    opener = urllib.request.build_opener(_SameSiteRedirects())
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    with opener.open(request, timeout=timeout) as response:
+        return response.geturl(), response.read(5 * 1024 * 1024), response.headers.get("Content-Type")
+
+
+class _SameSiteRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects followed as the crawl follows them (crawler/urlpolicy.py): http(s), on the same host and port."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        reason = UrlPolicy([req.full_url]).refusal(newurl)
+        if reason is not None:
+            raise urllib.error.HTTPError(req.full_url, code, f"redirect to {newurl} not followed: {reason}", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)

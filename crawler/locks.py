@@ -96,6 +96,32 @@ class SourceLock:
     def holder(self) -> str:
         return f"pid {self._file.holder()}" if self._file is not None else "another process"
 
+    def held(self) -> bool | None:
+        """Whether some live process holds the lock now (a crawl of the source is running), without taking it;
+        None for a store without cross-process locks. A shared flock on the lock file, a look at pg_locks:
+        neither writes nor keeps a crawl that starts meanwhile out for longer than the look."""
+        if self._file is not None:
+            try:
+                fd = os.open(self._file.path, os.O_RDONLY)
+            except FileNotFoundError:
+                return False
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            finally:
+                os.close(fd)  # drops the shared lock too
+            return False
+        if self._engine is not None:
+            high, low = (self._key >> 32) & 0xFFFFFFFF, self._key & 0xFFFFFFFF  # how PostgreSQL shows a bigint key
+            with self._engine.connect() as conn:
+                query = (
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = :high AND objid = :low"
+                    " AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
+                return bool(conn.execute(text(query), {"high": high, "low": low}).scalar())
+        return None
+
     def release(self) -> None:
         if self._file is not None:
             self._file.release()

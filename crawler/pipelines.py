@@ -19,6 +19,7 @@ from crawler.dedup import FULLER_BY, SAME_TEXT, NearSignature, compare, exact_fi
 from crawler.extract import is_boilerplate
 from crawler.items import Article
 from crawler.store import Batch, Store, story_id_for, utcnow
+from crawler.urlpolicy import same_site
 from feeds.topics import slugify
 
 __all__ = [
@@ -182,12 +183,19 @@ class SanitizePipeline:
 
 
 class CanonicalizePipeline:
-    """item.url becomes the canonical URL (rel=canonical when on the same site); every spelling goes to item.urls."""
+    """item.url becomes the canonical URL (rel=canonical when on the page's own host and port); every spelling
+    goes to item.urls. A page naming a URL of another site as its canonical is not let to speak for that site's
+    story (it would replace it in place): it stays at the URL it was fetched at."""
 
     def process_item(self, item: Article) -> Article:
         fetched = canonicalize(item.url)
-        canonical = canonicalize(item.canonical_url) if item.canonical_url else fetched
-        if not canonical.startswith(("http://", "https://")):
+        try:
+            canonical = canonicalize(item.canonical_url) if item.canonical_url else fetched
+        except ValueError:  # "http://x:99999/"
+            canonical = fetched
+        if not canonical.startswith(("http://", "https://")) or not same_site(canonical, fetched):
+            if canonical != fetched:
+                logger.info("rel=canonical %s of %s ignored: another site", canonical[:300], fetched)
             canonical = fetched
         item.url = canonical
         item.urls = list(dict.fromkeys([canonical, fetched, *(canonicalize(u) for u in item.urls)]))

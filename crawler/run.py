@@ -11,6 +11,7 @@ from scrapy.settings import Settings
 
 from crawler import settings as default_settings
 from crawler.config import Config, ConfigError, SourceConfig
+from crawler.deadline import HardDeadline, margin
 from crawler.locks import SourceLock
 from crawler.progress import counts
 from crawler.spiders.feed import FeedSpider
@@ -59,6 +60,7 @@ OUTCOMES = {
     "blocked": "the site answered with a bot wall (403/429 or a challenge page)",
     "timeout": "stopped after its time budget",
     "failed": "nothing usable fetched, or no article found",
+    "interrupted": "its process ended without finishing the run (shown by status; never recorded)",
 }
 HEALTHY = {"ok", "locked"}
 
@@ -130,12 +132,20 @@ def _crawl_unlocked(config: Config, sources: list[SourceConfig], store: Store, *
     process = _process(config, **{"CLOSESPIDER_TIMEOUT": config.crawl.run_timeout, **overrides})
     started = time.monotonic()
     pending = []
-    for source in sources:
-        run_id = store.start_run(source.name)
-        crawler = process.create_crawler(spider_class(source))
-        process.crawl(crawler, source=source)
-        pending.append((source, run_id, crawler))
-    process.start()
+    # CLOSESPIDER_TIMEOUT asks the crawl to stop at run_timeout; the hard deadline ends the process if it cannot
+    deadline = config.crawl.run_timeout + margin(config.crawl.run_timeout)
+
+    def timed_out():
+        for source, run_id, _ in pending:
+            store.finish_run(run_id, outcome="timeout", message=f"ended by the hard deadline, {deadline:.0f} s after it started")
+
+    with HardDeadline(deadline, timed_out):
+        for source in sources:
+            run_id = store.start_run(source.name)
+            crawler = process.create_crawler(spider_class(source))
+            process.crawl(crawler, source=source)
+            pending.append((source, run_id, crawler))
+        process.start()
     elapsed = time.monotonic() - started
     results = []
     for source, run_id, crawler in pending:

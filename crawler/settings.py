@@ -31,6 +31,10 @@ DOWNLOAD_TIMEOUT = 20
 DOWNLOAD_MAXSIZE = 5 * 1024 * 1024  # a bigger page is not an article: skipped and logged
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 REDIRECT_MAX_TIMES = 5
+# -- what may be requested at all (crawler/urlpolicy.py): http(s) only, redirects on the same site, private
+# networks only for sources that live there; checked for every request before robots.txt is even asked
+DOWNLOADER_MIDDLEWARES = {"crawler.urlpolicy.UrlPolicyMiddleware": 50}
+REFEED_URL_POLICY = True
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 

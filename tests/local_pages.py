@@ -11,10 +11,16 @@ PAGES = Path(__file__).resolve().parent / "data" / "pages"
 
 
 class PageServer:
-    """`pages` maps a path to (content_type, body bytes); anything else is a 404. `requests` logs every path."""
+    """`pages` maps a path to (content_type, body bytes), `redirects` a path to the Location of a 302; a path in
+    `trickle` answers 200 and then one byte a second, for as long as the client waits; anything else is a 404.
+    `requests` logs every path; `started` is set when a trickle began."""
 
-    def __init__(self, pages: dict[str, tuple[str, bytes]] | None = None):
+    def __init__(self, pages: dict[str, tuple[str, bytes]] | None = None, redirects: dict[str, str] | None = None, trickle: set[str] = frozenset()):
         self.pages = dict(pages or {})
+        self.redirects = dict(redirects or {})
+        self.trickle = set(trickle)
+        self.started = threading.Event()
+        self._stopping = threading.Event()
         self.requests: list[str] = []
         owner = self
 
@@ -26,6 +32,15 @@ class PageServer:
 
             def do_GET(self):  # noqa: N802 - http.server's naming
                 owner.requests.append(self.path)
+                if self.path in owner.trickle:
+                    self._trickle()
+                    return
+                if self.path in owner.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", owner.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 found = owner.pages.get(self.path) or owner.pages.get(urlsplit(self.path).path)
                 status, (content_type, body) = (200, found) if found else (404, ("text/html; charset=utf-8", b"<h1>Not found</h1>"))
                 self.send_response(status)
@@ -33,6 +48,21 @@ class PageServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def _trickle(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", "1000000")
+                self.end_headers()
+                self.wfile.write(b"<html><body><p>")
+                self.wfile.flush()
+                owner.started.set()
+                while not owner._stopping.wait(1.0):
+                    try:
+                        self.wfile.write(b"a")
+                        self.wfile.flush()
+                    except OSError:  # the client gave up
+                        return
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
@@ -44,6 +74,7 @@ class PageServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)

@@ -46,6 +46,8 @@ def test_valid_schedules_parse(schedule, kind):
         ({"source": [GOOD_SOURCE], "output": {"max_entries": 0}}, "output.max_entries: expected a positive integer"),
         ({"source": [GOOD_SOURCE], "crawl": {"parallel_sources": 0}}, "crawl.parallel_sources: expected a positive integer"),
         ({"source": [{**GOOD_SOURCE, "articles": ["("]}]}, "not a regular expression"),
+        ({"source": [{**GOOD_SOURCE, "articles": [r"/(\d+)/\1"]}]}, 'source "lt": articles: \'/(\\\\d+)/\\\\1\' is not a regular expression refeed can match in linear time'),
+        ({"source": [{**GOOD_SOURCE, "follow": ["^/(?!tag/)"]}]}, 'source "lt": follow: \'^/(?!tag/)\' is not a regular expression refeed'),
         ({"source": [{**GOOD_SOURCE, "start_urls": ["ftp://x"]}]}, "is not an http(s) URL"),
     ],
 )

@@ -137,3 +137,15 @@ def test_second_run_over_an_unchanged_site_sees_every_article_again(tmp_path, sm
     assert run["outcome"] == "ok", run["message"]
     assert (run["new"], run["seen"]) == (0, found)  # every article counted again, as known or unchanged, once
     assert {status for _, _, status in small_server.requests} == {304}
+
+
+def test_articles_regex_that_would_backtrack_forever_matches_in_linear_time(tmp_path):
+    # Python's re takes about 2**47 steps for (a+)+$ against 47 a's and a "!": the reactor would never get back
+    links = ["/" + "a" * 47 + "!", "/aaaa", "/2022/01/08/radweg.html"]
+    home = "<html><body>" + "".join(f'<p><a href="{u}">{u}</a></p>' for u in links) + "</body></html>"
+    with PageServer({"/": ("text/html; charset=utf-8", home.encode()), "/aaaa": ("text/html; charset=utf-8", page("de_article.html"))}) as server:
+        source_config(tmp_path, generic_source(server.url, name="local", articles=["(a+)+$"]), obey_robots=False)
+        result = run_cli("once", cwd=tmp_path, timeout=120)
+        assert result.code == 0, result.stderr[-3000:]
+        assert "/aaaa" in server.requests and "/2022/01/08/radweg.html" in server.requests  # an article, and a listing
+    assert [a["url"] for a in exported(tmp_path)] == [server.url + "aaaa"]

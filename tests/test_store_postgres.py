@@ -222,3 +222,24 @@ def _row(item, url: str) -> dict:
         "publishers": [], "authors": [], "topics": [], "summary": "", "content_html": item.content_html, "content_text": item.content_text,
         "fingerprint": item.fingerprint, "content_hash": content_hash(item),
     }
+
+
+def test_a_crawls_source_lock_is_seen_held_without_taking_it():
+    from crawler.locks import SourceLock
+    from crawler.runstate import mark_interrupted
+
+    with fresh_database() as url, fresh_database() as other:
+        crawl, look, elsewhere = SourceLock(url, "wire"), SourceLock(url, "wire"), SourceLock(other, "wire")
+        try:
+            assert look.held() is False
+            assert crawl.acquire()
+            assert look.held() is True
+            assert elsewhere.held() is False  # advisory locks are per database
+            assert not look.acquire()  # the look took nothing: the crawl still has it
+            runs = [{"source": "wire", "outcome": "running"}]
+            assert mark_interrupted(url, runs)[0]["outcome"] == "running"
+            crawl.release()
+            assert mark_interrupted(url, runs)[0]["outcome"] == "interrupted"
+        finally:
+            for lock in (crawl, look, elsewhere):
+                lock.release()

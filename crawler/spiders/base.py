@@ -6,7 +6,6 @@ import logging
 import re
 from datetime import timedelta
 from html import escape
-from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import Response
@@ -17,6 +16,7 @@ from crawler.extract import Extracted, Page, extract_body, render_blocks, select
 from crawler.items import Article
 from crawler.store import Store, utcnow
 from crawler.pageworker import PageWorker
+from crawler.urlpolicy import UrlPolicy
 
 __all__ = ["ArticleSpider"]
 
@@ -33,6 +33,7 @@ class ArticleSpider(scrapy.Spider):
     """
 
     default_start_urls: tuple[str, ...] = ()
+    articles_off_site = False  # articles may be on other sites than the start URLs' (a feed's items are)
 
     def __init__(self, source: SourceConfig | None = None, start_url: str | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -41,7 +42,7 @@ class ArticleSpider(scrapy.Spider):
             source = SourceConfig(name=self.name, spider=self.name, start_urls=tuple(urls))
         self.source = source
         self.start_urls = list(source.start_urls)
-        self.hosts = {urlsplit(u).hostname for u in source.start_urls}
+        self.policy = UrlPolicy(source.start_urls)  # what may be requested; the downloader checks it again
         self.scheduled = 0  # pages requested this run, listings and articles
         self.seen: set[str] = set()  # canonical article URLs requested this run
         self.store: Store | None = None
@@ -116,19 +117,21 @@ class ArticleSpider(scrapy.Spider):
         elif isinstance(response, scrapy.http.TextResponse):
             if self._bot_wall(response):
                 return
-            articles = [canonicalize(url) for url in self.article_links(response)]
-            listings = self.listing_links(response)
+            articles, listings = self.sort_links(response)
             self._remember(response, key, [["a", u] for u in articles] + [["l", u] for u in listings])
         else:
             return
         yield from self.follow_articles(articles)
-        for url in listings:
-            if self._budget_left():
+        yield from self.follow_listings(listings)
+
+    def follow_listings(self, urls: list[str]):
+        for url in urls:
+            if self.allowed(url) and self._budget_left():
                 yield self.listing_request(url)
 
     def follow_articles(self, urls: list[str]):
         """Requests for articles not seen yet; known ones are skipped, recent known ones asked conditionally."""
-        fresh = [u for u in dict.fromkeys(urls) if u not in self.seen]
+        fresh = [u for u in dict.fromkeys(urls) if u not in self.seen and self.allowed(u, same_site=not self.articles_off_site)]
         self.seen.update(fresh)
         known = Store.known_since(self.reader, fresh, utcnow() - self.recheck) if self.reader is not None else {}
         for url in fresh:
@@ -186,6 +189,11 @@ class ArticleSpider(scrapy.Spider):
         """Attributes the form needs from the walk for this page (set on the worker's copy of the spider)."""
         return {}
 
+    def sort_links(self, response: Response) -> tuple[list[str], list[str]]:
+        """(canonical article URLs, listing URLs) of a listing page; a spider that reads both from one pass
+        over the page's links overrides this."""
+        return [canonicalize(url) for url in self.article_links(response)], self.listing_links(response)
+
     def article_links(self, response: Response) -> list[str]:
         raise NotImplementedError
 
@@ -193,7 +201,16 @@ class ArticleSpider(scrapy.Spider):
         raise NotImplementedError
 
     def same_site(self, url: str) -> bool:
-        return urlsplit(url).hostname in self.hosts
+        """On the host and port of a start URL."""
+        return self.policy.on_site(url)
+
+    def allowed(self, url: str, same_site: bool = True) -> bool:
+        """The source's UrlPolicy lets this URL be requested; a refusal is logged (links never reach Scrapy)."""
+        reason = self.policy.refusal(url, same_site)
+        if reason is not None:
+            logger.info("skipped %s: %s", url[:300], reason)
+            self.crawler.stats.inc_value("refeed/refused")
+        return reason is None
 
     # -- the form: one method per field
 

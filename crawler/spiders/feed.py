@@ -34,6 +34,7 @@ class FeedSpider(ArticleSpider):
     """Every item of every start feed is an article page; the feed only points at it (truncated feeds welcome)."""
 
     name = "feed"
+    articles_off_site = True  # a feed's items may be anywhere the URL policy lets the source reach
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,7 +55,9 @@ class FeedSpider(ArticleSpider):
             link = item.get("link") or next((l.get("href") for l in item.get("links", []) if l.get("rel") == "alternate"), None)
             if not link:
                 continue
-            url = canonicalize(response.urljoin(link))
+            url = self._item_url(response, link)
+            if url is None:
+                continue
             links.append(url)
             self.entries[url] = FeedEntry(
                 title=item.get("title") or None,
@@ -66,6 +69,20 @@ class FeedSpider(ArticleSpider):
 
     def listing_links(self, response: Response) -> list[str]:
         return []
+
+    def _item_url(self, response: Response, link: str) -> str | None:
+        """An item's canonical page URL, or None (logged) when the URL policy refuses it: that item alone is skipped."""
+        try:
+            url = response.urljoin(link.strip())
+            reason = self.policy.refusal(url, same_site=False)
+            url = canonicalize(url) if reason is None else url
+        except ValueError as exc:  # "http://[::1": urljoin and canonicalize refuse some spellings
+            reason = str(exc)
+        if reason is not None:
+            logger.warning("feed %s: item %s skipped: %s", response.url, link.strip()[:200], reason)
+            self.crawler.stats.inc_value("refeed/refused")
+            return None
+        return url
 
     def worker_state(self, url: str) -> dict:
         key = canonicalize(url)

@@ -34,8 +34,8 @@ class LimitedTimesSpider(ArticleSpider):
         return sections + self._links(response, NEXT_LINKS)
 
     def _links(self, response, css):
-        urls = (response.urljoin(href.strip()) for href in response.css(css).getall() if href.strip())
-        return [u for u in urls if self.same_site(u)]
+        urls = (_join(response, href.strip()) for href in response.css(css).getall() if href.strip())
+        return [u for u in urls if u and self.same_site(u)]
 
     # -- fields
 
@@ -58,6 +58,14 @@ class LimitedTimesSpider(ArticleSpider):
 
     def image_caption(self, page: Page) -> str | None:
         return _first_text(page, CAPTION)
+
+
+def _join(response, href: str) -> str | None:
+    """The absolute URL of a link, None for one that is no URL ("http://[::1"): that link alone is dropped."""
+    try:
+        return response.urljoin(href)
+    except ValueError:
+        return None
 
 
 def _first(page: Page, selectors: tuple[str, ...]):
