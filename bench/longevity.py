@@ -105,38 +105,44 @@ def soak(workdir: Path, seconds: float) -> dict:
     }
 
 
-def measure(size: int, work: Path, site_url: str, soak_seconds: float) -> dict:
+def measure(size: int, work: Path, site_url: str, soak_seconds: float, reuse: bool = False) -> dict:
     workdir = work / f"store-{size}"
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    (workdir / "refeed.toml").write_text(CONFIG.format(dir=workdir, url=site_url, keep_days=0, every=5), encoding="utf-8")
+    row: dict = {"stories": size}
+
+    def step(name: str, args: list[str], **options) -> dict:
+        row[name] = command(args, workdir, **options)
+        row[name].pop("stderr", None)
+        print(f"  {name}: {json.dumps(row[name])}", file=sys.stderr, flush=True)
+        return row[name]
+
     now = datetime.now(UTC)
     year = archive(work / f"archive-{size}.jsonl", size, 2022, now - timedelta(days=365), 364)
     # What one crawl adds: 100 stories of one source, in 5 of its sections, from 16 original publishers.
     fresh = archive(work / f"archive-{size}-new.jsonl", 100, 2023, now - timedelta(hours=1), 1, sources=1, topics=5, publishers=16)
-    row: dict = {"stories": size}
     print(f"{size} stories:", file=sys.stderr, flush=True)
-    imported = command(["import", str(year)], workdir)
-    row["import"] = {**imported, "per_s": size / imported["seconds"]}
-    row["build_first"] = command(["build"], workdir)
-    row["build_unchanged"] = command(["build"], workdir)
+    if not (reuse and (workdir / "refeed.sqlite3").exists()):
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        workdir.mkdir(parents=True)
+        (workdir / "refeed.toml").write_text(CONFIG.format(dir=workdir, url=site_url, keep_days=0, every=5), encoding="utf-8")
+        imported = step("import", ["import", str(year)])
+        imported["per_s"] = size / imported["seconds"]
+    step("build_first", ["build"])
+    step("build_unchanged", ["build"])
     command(["import", str(fresh)], workdir)
-    row["build_after_100"] = command(["build"], workdir)
-    row["once"] = command(["once"], workdir)
+    step("build_after_100", ["build"])
+    step("once", ["once"])
     with open(os.devnull, "w") as sink:
-        row["export"] = command(["export"], workdir, stdout=sink)
-    row["status"] = command(["status"], workdir)
+        step("export", ["export"], stdout=sink)
+    step("status", ["status"])
     row["store_mb"] = file_mb(workdir)
     if soak_seconds:
         row["soak"] = soak(workdir, soak_seconds)
+        print(f"  soak: {json.dumps(row['soak'])}", file=sys.stderr, flush=True)
     # Retention: 30 days kept of the year; the file before and after (incremental vacuum gives pages back).
     (workdir / "refeed.toml").write_text(CONFIG.format(dir=workdir, url=site_url, keep_days=30, every=5), encoding="utf-8")
-    row["prune_build"] = command(["build"], workdir)
+    step("prune_build", ["build"])
     row["store_kept_30d_mb"] = file_mb(workdir)
-    for value in row.values():
-        if isinstance(value, dict):
-            value.pop("stderr", None)
     print(json.dumps(row), file=sys.stderr, flush=True)
     return row
 
@@ -146,23 +152,25 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--work", default="/tmp/refeed-longevity", help="stores and archives (1M stories: about 20 GB)")
     parser.add_argument("--soak", type=float, default=120, help="seconds of daemon soak at each size (0: none)")
+    parser.add_argument("--reuse", action="store_true", help="keep a store made by an earlier run (no import figures)")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     with SampleSiteServer() as site:
         for size in (int(s) for s in args.sizes.split(",")):
-            rows.append(measure(size, work, site.url, args.soak))
+            rows.append(measure(size, work, site.url, args.soak, args.reuse))
     print(f"machine: {machine()}")
     print(f"{'stories':>9} {'import/s':>9} {'build 1st':>14} {'unchanged':>12} {'after +100':>12} {'once':>13} {'export':>13} {'status':>11} {'store MB':>9} {'30d MB':>8}")
+    def cell(row: dict, key: str) -> str:
+        return f"{row[key]['seconds']:.1f}s/{row[key]['peak_mb']:.0f}MB"
+
     for row in rows:
-        def cell(key: str) -> str:
-            return f"{row[key]['seconds']:.1f}s/{row[key]['peak_mb']:.0f}MB"
         print(
-            f"{row['stories']:>9} {row['import']['per_s']:>9.0f} {cell('build_first'):>14} {cell('build_unchanged'):>12} {cell('build_after_100'):>12} "
-            f"{cell('once'):>13} {cell('export'):>13} {cell('status'):>11} {row['store_mb']:>9.0f} {row['store_kept_30d_mb']:>8.0f}"
+            f"{row['stories']:>9} {row.get('import', {}).get('per_s', 0):>9.0f} {cell(row, 'build_first'):>14} {cell(row, 'build_unchanged'):>12} {cell(row, 'build_after_100'):>12} "
+            f"{cell(row, 'once'):>13} {cell(row, 'export'):>13} {cell(row, 'status'):>11} {row['store_mb']:>9.0f} {row['store_kept_30d_mb']:>8.0f}"
         )
-    print("import peak MB: " + ", ".join(f"{r['stories']}: {r['import']['peak_mb']:.0f}" for r in rows))
+    print("import peak MB: " + ", ".join(f"{r['stories']}: {r['import']['peak_mb']:.0f}" for r in rows if "import" in r))
     for row in rows:
         if "soak" in row:
             s = row["soak"]
