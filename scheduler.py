@@ -14,12 +14,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
+from crawler.config import Config, ConfigError, CrawlConfig, check_paths, check_writable, load_config, parse_config, parse_schedule
 
-from crawler.config import Config, ConfigError, CrawlConfig, check_paths, check_writable, load_config, parse_config, parse_schedule  # noqa: E402
+ROOT = Path(__file__).resolve().parent
+os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
 
 logger = logging.getLogger("refeed")
 

@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.machine import machine
+from bench.sample_config import write_sample_config
 
-from bench.machine import machine  # noqa: E402
-from bench.sample_config import write_sample_config  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 NGINX_CONF = """
 daemon off;
@@ -93,7 +92,6 @@ print(crawler.stats.get_value("bare/articles", 0), crawler.stats.get_value("down
 ONCE = """
 import runpy, sys
 sys.argv = ["scheduler.py", "once"]
-sys.path.insert(0, ROOT)
 import crawler.settings
 crawler.settings.AUTOTHROTTLE_ENABLED = AUTOTHROTTLE
 if PAGE_WORKER is not None:

@@ -26,8 +26,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "tests")]  # the labelled pairs (tests/dedup_pairs.py) are the tests' own
 
+from dedup_pairs import pairs  # noqa: E402
 from scrapy.exceptions import DropItem  # noqa: E402
 from scrapy.utils.test import get_crawler  # noqa: E402
 
@@ -36,7 +37,6 @@ from crawler.dedup import BANDS, exact_fingerprint, near_signature, shingles, to
 from crawler.items import Article  # noqa: E402
 from crawler.pipelines import DeduplicatePipeline, StorePipeline  # noqa: E402
 from crawler.store import Store, story_id_for  # noqa: E402
-from dedup_pairs import pairs  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -94,7 +94,7 @@ def compare_methods() -> None:
     ):
         sigs = minhashes if label.startswith("MinHash") else simhashes
 
-        def pair_sigs(i):
+        def pair_sigs(i, sigs=sigs):
             return sigs[2 * i], sigs[2 * i + 1]
 
         found = sum(1 for i, _ in near if None not in pair_sigs(i) and candidate(*pair_sigs(i)))

@@ -12,15 +12,14 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 from bench.machine import machine
 from crawler.config import load_config
 from crawler.demo.server import SampleSiteServer
 from crawler.demo.site import generate
 from crawler.distributed import Coordinator
 from crawler.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
 
 POSTGRES = os.environ.get("REFEED_BENCH_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 REDIS = os.environ.get("REFEED_BENCH_REDIS", "redis://127.0.0.1:6379/0")

@@ -5,18 +5,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.machine import machine
+from crawler.demo.site import generate
+from feeds.build import build_feeds
 
-from bench.machine import machine  # noqa: E402
-from crawler.demo.site import generate  # noqa: E402
-from feeds.build import build_feeds  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def articles(topics: int, per_topic: int) -> list[dict]:

@@ -17,10 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.machine import machine
 
-from bench.machine import machine  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 BASE = "http://127.0.0.1:8000/"
 

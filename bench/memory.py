@@ -12,14 +12,12 @@ import threading
 import time
 from pathlib import Path
 
+from bench.machine import machine
+from bench.sample_config import write_sample_config
+from crawler.demo.server import SampleSiteServer
+from crawler.demo.site import generate
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.machine import machine  # noqa: E402
-from bench.sample_config import write_sample_config  # noqa: E402
-from crawler.demo.server import SampleSiteServer  # noqa: E402
-from crawler.demo.site import generate  # noqa: E402
-
 
 
 def once(articles: int) -> dict:

@@ -14,15 +14,14 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.machine import machine
+from feeds.build import build_feeds
+from feeds.server import FeedServer
 
-from bench.machine import machine  # noqa: E402
-from feeds.build import build_feeds  # noqa: E402
-from feeds.server import FeedServer  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def machine_line() -> str:
@@ -42,7 +41,7 @@ def ensure_wrk() -> str:
 
 def articles(count: int) -> list[dict]:
     """Feed-sized articles: a lede and ~2 KB of paragraphs each."""
-    t0 = datetime(2022, 1, 8, tzinfo=timezone.utc)
+    t0 = datetime(2022, 1, 8, tzinfo=UTC)
     paragraph = "<p>" + "The council met again on Tuesday to discuss the budget for next year. " * 6 + "</p>"
     return [
         {

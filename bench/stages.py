@@ -14,15 +14,13 @@ import argparse
 import logging
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.machine import machine
 
-from bench.machine import machine  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def pages_of(articles: int) -> list[tuple[str, bytes, str]]:

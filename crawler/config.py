@@ -314,7 +314,7 @@ def cron_fields(fields: tuple[str, ...]) -> dict[str, str]:
 def _weekday_names(field: str) -> str:
     if field == "*":
         return "*"
-    days = set()
+    days: set[int] = set()
     for part in field.split(","):
         base, _, step = part.partition("/")
         first, _, last = ("0", "", "6") if base == "*" else base.partition("-")

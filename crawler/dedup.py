@@ -6,9 +6,10 @@ import functools
 import hashlib
 import re
 import struct
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
 
 if TYPE_CHECKING:
     import numpy as np
@@ -135,7 +136,7 @@ class NearSignature:
         return float(np.count_nonzero(self.hashvalues == other.hashvalues)) / NUM_PERM
 
 
-def shingles(words: list[str]) -> list[str]:
+def shingles(words: Sequence[str]) -> list[str]:
     """Every run of SHINGLE consecutive words, in order (one, the whole text, when it is shorter)."""
     if len(words) <= SHINGLE:
         return [" ".join(words)] if words else []
@@ -159,7 +160,7 @@ def near_signature(text: str) -> NearSignature | None:
     return NearSignature(minhash(s.encode("utf-8") for s in _shingled(text or "")[1]).astype(np.uint64))
 
 
-def jaccard(a: set, b: set) -> float:
+def jaccard(a: AbstractSet, b: AbstractSet) -> float:
     if not a and not b:
         return 1.0
     shared = len(a & b)
@@ -171,7 +172,7 @@ def title_similarity(a: str, b: str) -> float:
 
 
 def _key(kind: str, words: list[str]) -> int:
-    digest = hashlib.blake2b(f"{kind}:{' '.join(words)}".encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{kind}:{' '.join(words)}".encode(), digest_size=8).digest()
     return struct.unpack(">q", digest)[0]
 
 

@@ -64,7 +64,7 @@ def parse_line(text: str, now: datetime) -> dict:
     """One export line as a store row (without the deduplication keys); BadLine when it is not one."""
     try:
         line = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise BadLine(f"not JSON ({exc.msg})") from None
     if not isinstance(line, dict):
         raise BadLine("not a JSON object")
@@ -107,7 +107,7 @@ def parse_line(text: str, now: datetime) -> dict:
 
 def _prepared(lines: list[tuple[int, str]], now: datetime) -> list[tuple[int, object]]:
     """Parse and key a batch of lines (in a worker process): (number, (row, bands, teaser keys, other URLs) or BadLine)."""
-    done = []
+    done: list[tuple[int, object]] = []
     for number, text in lines:
         try:
             row = parse_line(text, now)
@@ -205,14 +205,14 @@ def import_lines(
 
     def store_done(done: list[tuple[int, object]]) -> None:
         nonlocal told
-        good = []
+        good: list[tuple] = []
         for number, result in done:
             report.lines += 1
             if isinstance(result, BadLine):
                 report.bad += 1
                 on_bad(number, str(result))
             else:
-                good.append(result)
+                good.append(result)  # type: ignore[arg-type]  # (row, bands, keys, urls) when not a BadLine
         if good:
             _store(store, good, report)
         if time.monotonic() - told >= 5:

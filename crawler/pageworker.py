@@ -306,9 +306,9 @@ class PageWorker:
         from twisted.internet import reactor  # not at import: importing the reactor installs Twisted's default one
 
         protocol = _Protocol(self._worker_ended)
-        code = f"import sys; sys.path.insert(0, {_ROOT!r}); from crawler.pageworker import main; main()"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))}  # installed or not
         try:
-            reactor.spawnProcess(protocol, sys.executable, [sys.executable, "-c", code], env=os.environ.copy(), childFDs={0: "w", 1: "r", 2: 2})
+            reactor.spawnProcess(protocol, sys.executable, [sys.executable, "-m", "crawler.pageworker"], env=env, childFDs={0: "w", 1: "r", 2: 2})
         except Exception as exc:  # out of processes, memory or file descriptors: this process does the work
             self._fall_back(exc)
             return
@@ -561,3 +561,6 @@ def _answer(pipe: _Pipe, frame: tuple) -> None:
     except OSError:  # the crawler is gone: exit at once, the open batch rolled back (see above)
         os._exit(0)
 
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,8 @@ from html import escape
 from urllib.parse import urljoin, urlsplit
 
 import nh3
-from lxml import etree, html as lxml_html
+from lxml import etree
+from lxml import html as lxml_html
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import IntegrityError
 
@@ -208,7 +209,7 @@ def content_hash(item: Article) -> str:
 
 def content_hash_of(title: str, content_html: str) -> str:
     """What tells a corrected page from the stored one: its title and HTML, hashed."""
-    return hashlib.sha1(f"{title}\n{content_html}".encode("utf-8")).hexdigest()
+    return hashlib.sha1(f"{title}\n{content_html}".encode()).hexdigest()
 
 
 class _BatchStage:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 
@@ -55,6 +56,6 @@ def _give_back(store: Store) -> None:
     if store.engine.dialect.name != "sqlite":
         return
     with store.engine.connect() as conn:
-        raw = conn.connection.driver_connection
+        raw: Any = conn.connection.driver_connection
         # executescript steps the pragma to its end (execute() would free one page) and commits.
         _while_locked(lambda: raw.executescript("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);"))

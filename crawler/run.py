@@ -136,7 +136,7 @@ def _crawl_unlocked(config: Config, sources: list[SourceConfig], store: Store, *
     deadline = config.crawl.run_timeout + margin(config.crawl.run_timeout)
 
     def timed_out():
-        for source, run_id, _ in pending:
+        for _source, run_id, _ in pending:
             store.finish_run(run_id, outcome="timeout", message=f"ended by the hard deadline, {deadline:.0f} s after it started")
 
     with HardDeadline(deadline, timed_out):

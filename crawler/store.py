@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -330,7 +331,7 @@ class Store:
     def get_stories(conn: Connection, story_ids: Iterable[str]) -> list:
         """The stored stories of these ids, in no particular order (one query)."""
         ids = list(story_ids)
-        return conn.execute(_GET_STORIES, {"ids": ids}).all() if ids else []
+        return list(conn.execute(_GET_STORIES, {"ids": ids}).all()) if ids else []
 
     # -- writes (the caller owns the transaction)
 
@@ -666,7 +667,7 @@ class Batch:
         self.pending = 0
         self.opened = time.monotonic()
         self.conn.begin()
-        self._timer = None
+        self._timer: Any = None  # a twisted LoopingCall once started
         self.shared = self.conn.dialect.name == "postgresql"
         self.sqlite = self.conn.dialect.name == "sqlite"
         self.serialized = False  # this batch's transaction holds the story lock
@@ -769,8 +770,9 @@ class Batch:
         self._release_lock()
         try:
             self.conn.rollback()
-            if self.sqlite and self.conn.connection.driver_connection.in_transaction:
-                self.conn.connection.driver_connection.rollback()  # a COMMIT that failed may leave it open
+            raw: Any = self.conn.connection.driver_connection
+            if self.sqlite and raw.in_transaction:
+                raw.rollback()  # a COMMIT that failed may leave it open
             self.conn.begin()
         except Exception:  # the connection is gone too: what uses it next says so
             logger.debug("could not start a new batch", exc_info=True)
@@ -814,8 +816,8 @@ def _fill_dedup_keys(conn: Connection) -> None:
     for row in conn.execute(select(story_urls.c.url, story_urls.c.story_id).order_by(story_urls.c.first_seen, story_urls.c.url)).all():
         if Store.story_for_url(conn, row.url) is None:
             conn.execute(url_keys.insert().values(key=match_key(row.url), story_id=row.story_id))
-    for row in conn.execute(select(stories.c.id, stories.c.title, stories.c.content_text)).all():
-        Store.replace_lead_keys(conn, row.id, row.title, row.content_text)
+    for story in conn.execute(select(stories.c.id, stories.c.title, stories.c.content_text)).all():
+        Store.replace_lead_keys(conn, story.id, story.title, story.content_text)
 
 
 def _sqlite_schema_made(conn: Connection) -> bool:

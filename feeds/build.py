@@ -10,11 +10,12 @@ import os
 import re
 import tempfile
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -342,7 +343,7 @@ _TEMP_FILE_RE = re.compile(r"^\.(.+)\.[^.]+\.tmp$")
 
 def remove_temp_files(out_dir: str | os.PathLike) -> list[str]:
     """Remove the temporary files a killed build left behind (`.<name>.<random>.tmp`); call with the build lock held."""
-    removed = []
+    removed: list[str] = []
     folder = Path(out_dir)
     if not folder.is_dir():
         return removed
@@ -551,7 +552,8 @@ class _Prepared:
     """Prepared entries of the articles a build renders, by the digest of what they hold (the newest few)."""
 
     def __init__(self, rules: tuple[TopicRule, ...], size: int = 2048):
-        self.rules, self.size, self.entries = rules, size, {}
+        self.rules, self.size = rules, size
+        self.entries: dict[bytes, dict] = {}
 
     def get(self, digest: bytes, article: dict) -> dict:
         entry = self.entries.pop(digest, None)
@@ -649,7 +651,9 @@ def _render_feed(options: BuildOptions, feed: Feed, put) -> tuple[FeedResult, li
     """Write one feed's files (prepared entries) in every format; its result and index-page headlines."""
     site_title = options.site_title
     subtitle = xml_safe(f"Every article collected by {site_title}" if feed.slug == ALL else f"{feed.title}: articles collected by {site_title}")
-    common = dict(base_url=options.base_url, home_url=options.home_url, subtitle=subtitle, site_title=site_title, hub=options.hub, icon=options.icon)
+    common: dict[str, Any] = dict(
+        base_url=options.base_url, home_url=options.home_url, subtitle=subtitle, site_title=site_title, hub=options.hub, icon=options.icon
+    )
     result = FeedResult(feed.slug, feed.title, len(feed.entries), _newest(feed.entries))
     for fmt in options.formats:
         name = f"{feed.slug}.{FORMATS[fmt][0]}"

@@ -225,7 +225,7 @@ def take_in(store: Store, rules: Iterable[TopicRule], progress: Callable[[str], 
     Returns how many stories it looked at."""
     rules = tuple(rules)
     digest = rules_digest(rules)
-    done, told = 0, set()  # told: the sources that hit FEEDS_PER_SOURCE, warned about once
+    done, told = 0, set[str]()  # told: the sources that hit FEEDS_PER_SOURCE, warned about once
     with store.reader() as conn:
         recorded = conn.execute(select(meta.c.value).where(meta.c.key == "topic_rules")).scalar()
     if recorded != digest:

@@ -72,7 +72,7 @@ class FeedServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 
-    def start(self) -> "FeedServer":
+    def start(self) -> FeedServer:
         """Start the child and wait until it listens; OSError (one line) when it cannot."""
         if self._process is not None:
             return self
@@ -125,7 +125,7 @@ class FeedServer:
             self._end(self._process)
             self._process = None
 
-    def __enter__(self) -> "FeedServer":
+    def __enter__(self) -> FeedServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Iterable
 
 __all__ = [
     "ALL",
@@ -30,7 +30,7 @@ ALL = "all"
 PUBLISHER_PREFIX = "publisher-"
 PUBLISHER_TITLE = "Publisher: "  # a publisher feed's title, before the name
 MAX_SLUG = 100  # file names stay far below the 255-byte limit of every file system
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 # Latin letters NFKD does not decompose into ASCII.
 _FOLD = str.maketrans(
@@ -136,8 +136,8 @@ def _when(value) -> datetime:
     if not isinstance(value, datetime):
         return EPOCH
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _sort_key(article: dict) -> tuple[float, str]:

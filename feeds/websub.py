@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import urllib.error
 import urllib.request
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import urlencode
 
 __all__ = ["PING_TIMEOUT", "ping_hub"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
+
 from crawler.config import ConfigError, parse_config, parse_schedule
 
 GOOD_SOURCE = {"name": "lt", "spider": "limitedtimes", "start_urls": ["http://127.0.0.1:8000/"]}

@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import run_cli, write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli, write_config
 from feeds.topics import slugify
 
 SITE = "http://127.0.0.1:9/"  # never reached: each case stops before crawling

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import feedparser
 import pytest
-
 from conftest import ROOT, run_cli, write_config
+
 from crawler.demo.server import SampleSiteServer
 from crawler.demo.site import SampleSite
 

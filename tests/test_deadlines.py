@@ -11,9 +11,10 @@ import sys
 import time
 
 from conftest import ROOT, run_cli, source_config
+from local_pages import PageServer
+
 from crawler.deadline import margin
 from crawler.locks import FileLock
-from local_pages import PageServer
 
 START_UP = 30  # seconds a `once` may take to start and to build the feeds, on a busy machine
 

@@ -6,15 +6,27 @@ import random
 import sqlite3
 
 import pytest
+from dedup_pairs import Pipeline, Text, article, material, teaser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.dedup import (
-    CONTAINED, MIN_CONTAINED_WORDS, OVERLAP, SAME_TEXT, SHINGLE, TITLE_AGREES, compare, lead_keys, looks_truncated, near_signature,
-    probe_keys, shingles, title_similarity, tokens,
+    CONTAINED,
+    MIN_CONTAINED_WORDS,
+    OVERLAP,
+    SAME_TEXT,
+    SHINGLE,
+    TITLE_AGREES,
+    compare,
+    lead_keys,
+    looks_truncated,
+    near_signature,
+    probe_keys,
+    shingles,
+    title_similarity,
+    tokens,
 )
 from crawler.store import Store, story_id_for
-from dedup_pairs import Pipeline, Text, article, material, teaser
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import json
 from datetime import timedelta
 
 import feedparser
-
 from conftest import run_cli, write_config
+
 from feeds.build import entry_id
 
 CORRECTION = "Correction: an earlier version of this article gave a wrong date for the meeting."

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from dedup_pairs import Pair, Pipeline, Text, article, pairs
 
 from crawler.store import story_id_for
-from dedup_pairs import Pair, Pipeline, Text, article, pairs
 
 
 def url_of(index: int, side: str, text: Text) -> str:

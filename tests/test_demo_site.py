@@ -8,7 +8,7 @@ import json
 import re
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -91,7 +91,7 @@ def test_site_has_enough_distinct_stories_in_every_section(site):
 
 
 def test_story_fields_follow_the_site_conventions(site):
-    start = datetime(2022, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2022, 1, 1, tzinfo=UTC)
     for article in site.articles:
         assert start <= article.published < start + timedelta(days=14)
         assert article.updated == article.published

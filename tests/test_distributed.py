@@ -155,14 +155,16 @@ def test_feeds_equal_those_of_a_single_machine_run(crawled, sample_site):
     names = ["all.atom", *(f"{section}.atom" for section in sample_site.sections)]
     for name in names:
         assert entries(crawled["shared"], name, republished) == entries(crawled["single"], name, republished), name
-    published = lambda directory: sorted(p.name for p in (directory / "public").iterdir() if not p.name.startswith("."))
+    def published(directory):
+        return sorted(p.name for p in (directory / "public").iterdir() if not p.name.startswith("."))
     assert published(crawled["shared"]) == published(crawled["single"])
 
 
 def test_a_second_round_asks_again_conditionally_and_changes_nothing(crawled):
     second = crawled["second"]
     assert second.code == 0, second.stderr[-3000:]
-    listings = lambda requests: {p for m, p, s in requests if not ARTICLE_PATH.match(urlsplit(p).path) and p != "/robots.txt"}
+    def listings(requests):
+        return {p for m, p, s in requests if not ARTICLE_PATH.match(urlsplit(p).path) and p != "/robots.txt"}
     assert listings(crawled["requests_second"]) == listings(crawled["requests_first"])  # the seen set was new: every listing again
     assert not article_gets(crawled["requests_second"])  # …and no article downloaded again
     assert {s for m, p, s in crawled["requests_second"] if p != "/robots.txt"} == {304}

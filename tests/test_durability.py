@@ -15,12 +15,12 @@ from pathlib import Path
 
 import feedparser
 import pytest
-
 from conftest import ROOT, assert_published_file_whole, run_cli, write_config
+from test_daemon import stored_count, wait_until
+
 from crawler.demo.server import SampleSiteServer
 from crawler.demo.site import SampleSite
 from crawler.store import Batch, Store
-from test_daemon import stored_count, wait_until
 
 # Kill points, fixed so that every run kills at the same places: a crawl is killed once this many stories
 # are committed (cumulative over the runs), a feed build this long after it replaced its first file.
@@ -328,7 +328,6 @@ def test_a_postgresql_batch_keeps_no_transaction_open_after_an_article_that_wrot
     """A page dropped before it wrote (no title, a known duplicate) ends its transaction: a session left idle in
     a transaction holds a snapshot, and servers with idle_in_transaction_session_timeout kill it."""
     from sqlalchemy import text
-
     from test_store_postgres import fresh_database
 
     with fresh_database() as url:

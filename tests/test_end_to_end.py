@@ -8,7 +8,6 @@ import signal
 
 import feedparser
 import pytest
-
 from conftest import run_cli, write_config
 
 BOILERPLATE = (

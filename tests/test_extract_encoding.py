@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from local_pages import PageServer, page
 from scrapy.http import HtmlResponse
 
 from crawler.extract import Page
 from crawler.extract_cli import extract_targets
-from local_pages import PageServer, page
 
 CAFE_TITLE = "Café owners welcome the “riverside path” — at last"
 

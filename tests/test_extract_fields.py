@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from local_pages import PAGES, page
 
 from crawler.extract import Page, clean_title, looks_like_article, parse_datetime, split_authors
 from crawler.extract_cli import extract_targets
-from local_pages import PAGES, page
 
 
 def extract_one(path, **kwargs) -> dict:

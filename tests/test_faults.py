@@ -9,8 +9,8 @@ import gzip
 import json
 
 import pytest
-
 from conftest import run_cli, write_config
+
 from crawler.demo.server import SampleSiteServer
 
 HTML = "text/html; charset=utf-8"

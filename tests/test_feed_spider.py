@@ -7,7 +7,6 @@ from email.utils import format_datetime
 from html import escape
 
 import pytest
-
 from conftest import run_cli, source_config
 from local_pages import PageServer
 

@@ -2,7 +2,7 @@
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import feedparser
@@ -13,7 +13,7 @@ from feeds.build import build_feeds, entry_id, image_type
 from feeds.topics import TopicRule
 
 BASE = "http://localhost:8080/"
-T0 = datetime(2022, 1, 8, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2022, 1, 8, 9, 0, tzinfo=UTC)
 RULES = (TopicRule("kazakhstan", "Kazakhstan", ("Kazakhstan", "Almaty")),)
 
 
@@ -123,13 +123,13 @@ def test_all_feed_parses_and_holds_every_article_once_newest_first(built, ext):
     first, article = parsed.entries[3], expected[3]
     assert article["id"] == make_article(3)["id"]
     assert first.title == article["title"]
-    assert datetime(*first.published_parsed[:6], tzinfo=timezone.utc) == article["published"]
+    assert datetime(*first.published_parsed[:6], tzinfo=UTC) == article["published"]
     assert [t.term for t in first.tags] == ["news", "kazakhstan"]
     newest_update = max(a["updated"] for a in corpus())
     if ext == "atom":
-        assert datetime(*first.updated_parsed[:6], tzinfo=timezone.utc) == article["updated"]
+        assert datetime(*first.updated_parsed[:6], tzinfo=UTC) == article["updated"]
         assert parsed.feed.id == BASE + "all.atom"
-        assert datetime(*parsed.feed.updated_parsed[:6], tzinfo=timezone.utc) == newest_update
+        assert datetime(*parsed.feed.updated_parsed[:6], tzinfo=UTC) == newest_update
         assert [a.name for a in first.authors] == ["Anna Schmidt", "Ben Ali"]
         assert {link.rel: link.href for link in parsed.feed.links} == {
             "self": BASE + "all.atom",
@@ -149,7 +149,7 @@ def test_feed_metadata_does_not_depend_on_the_clock(built):
     text = (out / "news.atom").read_text("utf-8")
     assert "<generator>refeed</generator>" in text
     assert "feedgen" not in text and "python-feedgen" not in text
-    assert str(datetime.now(timezone.utc).year) + "-" not in text.split("<entry>")[0]
+    assert str(datetime.now(UTC).year) + "-" not in text.split("<entry>")[0]
 
 
 def test_topic_feed_holds_exactly_its_articles(built):

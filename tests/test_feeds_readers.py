@@ -19,10 +19,10 @@ from urllib.parse import parse_qs
 
 import feedparser
 import pytest
+from conftest import ROOT, run_cli, write_config
 from lxml import etree
 from lxml import html as lxml_html
 
-from conftest import ROOT, run_cli, write_config
 from feeds.server import FeedServer
 from feeds.topics import slugify
 
@@ -33,7 +33,7 @@ MEDIA = "{http://search.yahoo.com/mrss/}"
 
 
 class _HubHandler(BaseHTTPRequestHandler):
-    server: "RecordingHub"
+    server: RecordingHub
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("ascii")

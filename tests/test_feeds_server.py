@@ -9,8 +9,8 @@ import sys
 from email.utils import formatdate
 
 import pytest
-
 from conftest import ROOT
+
 from feeds.server import FeedServer, accepts_gzip
 
 ATOM = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">' + (

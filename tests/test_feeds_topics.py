@@ -1,12 +1,12 @@
 """Tests of feeds.topics: slugs, keyword rules and grouping."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from feeds.topics import TopicRule, group_feeds, keyword_topics, slugify, topics_of
 
-T0 = datetime(2022, 1, 8, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2022, 1, 8, 12, 0, tzinfo=UTC)
 KZ = TopicRule("kazakhstan", "Kazakhstan", ("Kazakhstan", "Almaty"))
 
 

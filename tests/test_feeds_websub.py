@@ -7,11 +7,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
+from test_feeds_build import BASE, corpus
 
 from crawler.config import ConfigError, parse_config
 from feeds.build import build_feeds
 from feeds.websub import ping_hub
-from test_feeds_build import BASE, corpus
 
 
 class _Hub(BaseHTTPRequestHandler):

@@ -12,11 +12,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from article_stages import article_from_page, row
+from conftest import assert_published_file_whole
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from article_stages import article_from_page, row
-from conftest import assert_published_file_whole
 from crawler.config import SourceConfig
 from crawler.extract import decode_html
 from crawler.items import Article

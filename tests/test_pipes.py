@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, run_cli, write_config
 
 EXIT_PIPE = 141  # 128 + SIGPIPE: what the shell shows for a writer whose reader went away

@@ -6,10 +6,10 @@ import json
 from html import escape
 
 import pytest
-
 from conftest import run_cli, source_config
-from crawler.urlpolicy import UrlPolicy, network
 from local_pages import PageServer, page
+
+from crawler.urlpolicy import UrlPolicy, network
 
 HTML = "text/html; charset=utf-8"
 
@@ -109,7 +109,7 @@ def test_rel_canonical_is_honoured_on_the_pages_own_site_only(tmp_path, canonica
     with PageServer({"/2022/01/08/radweg.html": (HTML, page("de_article.html"))}) as first:
         target = f"{first.url}2022/01/08/radweg.html"
         source_config(tmp_path, generic_source(first.url, name="a", articles=["^/2022/"]) + generic_source("http://127.0.0.1:9/", name="b", articles=["^/2022/"]), obey_robots=False)
-        home = '<a href="/2022/01/08/radweg.html">Radweg</a>'.encode()
+        home = b'<a href="/2022/01/08/radweg.html">Radweg</a>'
         first.pages["/"] = (HTML, home)
         assert run_cli("once", "--source", "a", cwd=tmp_path).code == 0
     (original,) = exported(tmp_path)

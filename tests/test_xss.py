@@ -18,10 +18,10 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from article_stages import article_from_page, row, through_stages
 from lxml import etree
 from lxml import html as lxml_html
 
-from article_stages import article_from_page, row, through_stages
 from crawler.config import SourceConfig
 from crawler.items import Article
 from crawler.pipelines import sanitize_html

@@ -21,7 +21,7 @@ def _vocabulary() -> tuple[str, ...]:
     """The words of the sample site's stories: texts that read like its news, not like lorem ipsum."""
     from crawler.demo.site import generate
 
-    words = set()
+    words: set[str] = set()
     for article in generate().articles[:60]:
         words.update(w.lower() for w in _WORD.findall(article.text))
     return tuple(sorted(words))

@@ -12,7 +12,7 @@ import re
 import unicodedata
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -43,9 +43,9 @@ PER_PAGE = 20
 HOME_COUNT = 30
 CROSS_LISTED = 15
 KAZAKH_STORIES = 6
-FIRST_DAY = datetime(2022, 1, 1, tzinfo=timezone.utc)
+FIRST_DAY = datetime(2022, 1, 1, tzinfo=UTC)
 DAYS = 14
-SEED_PUBLISHED = datetime(2022, 1, 8, 8, 2, 35, 426000, tzinfo=timezone.utc)
+SEED_PUBLISHED = datetime(2022, 1, 8, 8, 2, 35, 426000, tzinfo=UTC)
 SEED_SHORTID = "1b0c4250"
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -69,7 +69,7 @@ JPEG = (
 
 def isoformat(dt: datetime) -> str:
     """`2022-01-08T08:02:35.426Z`, the site's timestamp format."""
-    dt = dt.astimezone(timezone.utc)
+    dt = dt.astimezone(UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
@@ -419,7 +419,7 @@ def _a(text: str) -> str:
 
 
 def _http_date(dt: datetime) -> str:
-    return format_datetime(dt.astimezone(timezone.utc).replace(microsecond=0), usegmt=True)
+    return format_datetime(dt.astimezone(UTC).replace(microsecond=0), usegmt=True)
 
 
 def _display(section: str) -> str:

@@ -14,8 +14,8 @@ from crawler.canonical import canonicalize
 from crawler.config import SourceConfig
 from crawler.extract import Extracted, Page, extract_body, render_blocks, selected_fields
 from crawler.items import Article
-from crawler.store import Store, utcnow
 from crawler.pageworker import PageWorker
+from crawler.store import Store, utcnow
 from crawler.urlpolicy import UrlPolicy
 
 __all__ = ["ArticleSpider"]

@@ -52,7 +52,7 @@ class FeedSpider(ArticleSpider):
             return []
         links = []
         for item in parsed.entries:
-            link = item.get("link") or next((l.get("href") for l in item.get("links", []) if l.get("rel") == "alternate"), None)
+            link = item.get("link") or next((alt.get("href") for alt in item.get("links", []) if alt.get("rel") == "alternate"), None)
             if not link:
                 continue
             url = self._item_url(response, link)
