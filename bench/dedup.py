@@ -1,6 +1,6 @@
 """Deduplication: MinHash vs SimHash on the labelled pairs, then check+insert cost with 1k, 10k and 100k stored articles.
 
-    .venv/bin/python bench/dedup.py [--sizes 1000,10000,100000] [--probe 300]
+    .venv/bin/python -m bench.dedup [--sizes 1000,10000,100000] [--probe 300]
 
 Part 1 compares the two near-duplicate indexes on tests/dedup_pairs.py: how many true
 duplicates each brings up as a candidate, how many different stories it brings up, how

@@ -1,6 +1,6 @@
 """Link extraction on one huge listing page: the generic spider's work on a page of N links, sorted once.
 
-    .venv/bin/python bench/links.py [--links N] [--runs N] [--profile]
+    .venv/bin/python -m bench.links [--links N] [--runs N] [--profile]
 
 The page has same-site article links, section links, `?page=N` links, a "next" link, off-site and mail
 links, in the proportions of a busy aggregator's archive. The goal: 250,000 links in under 2 s.

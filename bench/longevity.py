@@ -3,7 +3,7 @@
 Each store is made through the store's own code (`scheduler.py import` of made-up export lines: 50 sources,
 30 topics, 40 publishers, a year of dates ending now, 5–8 paragraphs each), then every command runs as a user
 runs it, in a child process: seconds and the peak RSS of its largest process (the kernel's, from wait4).
-Usage: python bench/longevity.py [--sizes 10000,100000,1000000] [--work DIR] [--soak SECONDS]
+Usage: .venv/bin/python -m bench.longevity [--sizes 10000,100000,1000000] [--work DIR] [--soak SECONDS]
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.machine import machine
+from crawler.demo.archive import archive_lines
+from crawler.demo.server import SampleSiteServer
 
-from bench.machine import machine  # noqa: E402
-from crawler.demo.archive import archive_lines  # noqa: E402
-from crawler.demo.server import SampleSiteServer  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CONFIG = """
 [store]

@@ -1,6 +1,6 @@
 """Requests/second of the feed server (`serve`) on loopback for 200 and 304 answers, measured with wrk."""
 
-# Usage: .venv/bin/python bench/serve.py [--seconds 10] [--connections 32] [--entries 100]
+# Usage: .venv/bin/python -m bench.serve [--seconds 10] [--connections 32] [--entries 100]
 # Installs Debian's wrk with apt-get when it is missing. Prints the machine, then one line per case.
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 runs them: extraction (parse + the spider's article form), then each REFEED_PIPELINE stage, then the savepoint
 and commits around them, on a fresh SQLite store; and the feed build over what was stored.
 
-    .venv/bin/python bench/stages.py [--articles N] [--runs N]
+    .venv/bin/python -m bench.stages [--articles N] [--runs N]
 
 With the bare fetch's CPU per article from bench/crawl.py (`--fetch-ms`), it prints the best ratio to the bare
 spider that this much work allows on this machine's cores: the whole CPU spread perfectly, nothing serial.

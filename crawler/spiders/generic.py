@@ -97,14 +97,21 @@ class GenericSpider(ArticleSpider):
             self.crawler.stats.inc_value("refeed/listings")
             self.crawler.stats.inc_value("refeed/listings_unchanged")
         articles = [url for kind, url in links if kind == "a" or url in known]
-        listings = [url for kind, url in links if kind != "a" and url not in known and url not in self.queued and url not in self.seen]
-        self.queued.update(listings)
+        listings = [url for kind, url in links if kind != "a" and url not in known]
         yield from self.follow_articles(articles)
         yield from self.follow_listings(listings)
 
     def follow_articles(self, urls: list[str]):
         """As for any spider, but not the pages already asked as listings this run: those count themselves."""
         return super().follow_articles([u for u in urls if u not in self.queued])
+
+    def follow_listings(self, urls: list[str]):
+        """The listings not asked yet this run. (A page remembers all its links, asked or not: the page that
+        queued a link may be lost with a killed worker, and on the next round answer 304, replaying only what
+        it remembered. A link remembered by every page that carries it is asked again from any of them.)"""
+        fresh = [u for u in urls if u not in self.queued and u not in self.seen]
+        self.queued.update(fresh)
+        return super().follow_listings(fresh)
 
     # -- which links are which: one pass over the page's links, each link's URL worked out once
 
@@ -119,9 +126,7 @@ class GenericSpider(ArticleSpider):
         rest = [u for u, article in zip(links, is_article) if not article]
         if self.follow:
             rest = [u for u in rest if u in pages or self._matches(self.follow, u)]
-        out = [u for u in dict.fromkeys([*(u for u in rest if u in pages), *rest]) if u not in self.queued and u not in self.seen]
-        self.queued.update(out)
-        return articles, out
+        return articles, list(dict.fromkeys([*(u for u in rest if u in pages), *rest]))  # further pages of this listing first
 
     def article_links(self, response: Response) -> list[str]:
         return self.sort_links(response)[0]
