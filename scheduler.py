@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
@@ -248,11 +249,11 @@ def cmd_import(args) -> int:
 
     def inputs():
         for name in args.files or ["-"]:
-            if name == "-":
-                yield sys.stdin
+            if name == "-":  # bytes that are not UTF-8 make a bad line, not a traceback
+                yield io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")
                 continue
             try:
-                with open(name, encoding="utf-8", errors="replace") as handle:
+                with open(name, encoding="utf-8", errors="surrogateescape") as handle:
                     yield handle
             except OSError as exc:
                 raise ConfigError(f"import: {name}: {exc.strerror}") from None

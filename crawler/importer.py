@@ -6,6 +6,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 BATCH = 500  # lines a transaction: a kill loses at most these, memory stays flat
 _TEXT_KEYS = ("title", "summary", "content_html", "content_text")
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 _OPTIONAL_TEXT = ("publisher", "language", "image", "image_caption", "site")
 
 
@@ -62,6 +64,8 @@ def _strings(line: dict, key: str) -> list[str]:
 
 def parse_line(text: str, now: datetime) -> dict:
     """One export line as a store row (without the deduplication keys); BadLine when it is not one."""
+    if _NOT_UTF8.search(text):  # read with surrogateescape: the bytes that were no UTF-8
+        raise BadLine("not UTF-8 text")
     try:
         line = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -198,13 +198,15 @@ def test_export_import_moves_a_store_and_bad_lines_are_told_by_number(tmp_path, 
     config = write_config(two, small_server.url)
     lines = exported.splitlines()
     lines[3:3] = ["{not json", json.dumps({"url": "file:///etc/passwd", "title": "x"}), "", json.dumps({"url": "https://x.example/", "title": 3})]
+    data = ("\n".join(lines) + "\n").encode() + b'{"url": "https://x.example/\xff\xfe", "title": "\xc3"}\n'  # not UTF-8: line 8
     feed = subprocess.run(
-        [sys.executable, str(ROOT / "scheduler.py"), "import", "-c", str(config)],
-        cwd=two, input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=300,
+        [sys.executable, str(ROOT / "scheduler.py"), "import", "-c", str(config)], cwd=two, input=data, capture_output=True, timeout=300,
     )
+    feed.stderr = feed.stderr.decode()
     assert feed.returncode == 1
     told = [line for line in feed.stderr.splitlines() if ": skipped" in line or "; skipped" in line]
-    assert [line.split(":")[1].strip() for line in told] == ["line 4", "line 5", "line 7"]
+    assert [line.split(":")[1].strip() for line in told] == ["line 4", "line 5", "line 7", f"line {len(lines) + 1}"]
+    assert "Traceback" not in feed.stderr
     assert f"{len(exported.splitlines())} stories stored" in feed.stderr
     assert run_cli("export", cwd=two).stdout == exported  # the same stories, ids, URLs, dates and text
     again = run_cli("once", cwd=two)  # a crawl after the import: every story is known or a duplicate, none new
