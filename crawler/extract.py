@@ -48,20 +48,21 @@ _PUBLISHER = re.compile(
     r"^\s*(?:source|sources|quelle|fuente|fonte|source originale|bron|źródło|kilde|källa|lähde|zdroj|forrás|fonti|kaynak|出典|来源|출처)\s*[:：]\s*(.{1,80}?)\s*$",
     re.I,
 )
-_AGENCY = r"(?:dpa|afp|ap|reuters|epd|kna|apa|sda|ansa|efe|upi|xinhua|tass|kyodo|[a-z]{1,4})"
-_CREDIT = re.compile(rf"^\s*{_AGENCY}(?:\s*/\s*{_AGENCY})*\s*$", re.I)
+# A credit line names its news agencies, alone (`dpa`, `Reuters`) or with the editors' initials, slash-separated
+# (`asc / dpa / AFP`): at least one known agency, so a one-word closing paragraph ("Note") is never a credit.
+_AGENCIES = (
+    "dpa", "afp", "ap", "reuters", "epd", "kna", "apa", "sda", "ats", "ansa", "efe", "upi", "xinhua", "tass", "itar-tass",
+    "kyodo", "yonhap", "aap", "pti", "ani", "ians", "anp", "belga", "ntb", "tt", "ritzau", "stt", "pap", "ctk", "čtk",
+    "mti", "bta", "lusa", "europa press", "sid", "kap", "bloomberg",
+)
+_AGENCY = "(?:" + "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in _AGENCIES) + r")"
+_CREDIT_TOKEN = rf"(?:{_AGENCY}|[a-z]{{1,4}})"
+_CREDIT = re.compile(rf"^\s*(?:{_CREDIT_TOKEN}\s*/\s*)*{_AGENCY}(?:\s*/\s*{_CREDIT_TOKEN})*\s*$", re.I)
 _BOILERPLATE = [
     re.compile(p, re.I)
     for p in (
-        r"^enlarge image$",
         r"^photo\s*:",
-        r"^you may like$",
-        r"^trends 24h$",
-        r"^latest$",
-        r"^all news articles on \d{4}-\d{2}-\d{2}$",
         r"^©",
-        r"^the information on this site is from external sources",
-        r"^the inclusion of any links does not necessarily",
         r"^(read more|read next|related( articles?| stories| content)?|more on this( story)?|share this( article| story)?|don[’']t miss|(show |view |read )?comments?( \(\d+\))?|kommentare|comentarios|commentaires"
         r"|advertisement|anzeige|publicidad|sponsored( content)?|subscribe to our newsletter.*|sign up for our newsletter.*"
         r"|click here to subscribe.*|weiterlesen|lesen sie auch|leer más|lire aussi|also read|see also|recommended( for you)?)\W*$",
