@@ -290,7 +290,7 @@ class Page:
 
     @classmethod
     def from_text(cls, html: str, url: str) -> Page:
-        return cls(url=url, selector=Selector(text=_encodable(html) or "<html></html>"))
+        return cls(url=url, selector=Selector(text=_encodable(html) or "<html></html>", type="html"))  # an `<?xml` declaration makes no XML page
 
     @classmethod
     def from_response(cls, response) -> Page:
@@ -782,7 +782,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  
 def _inner_html(root, page: Page) -> str:
     """The block's inner markup with links made absolute (the sanitizer removes the rest)."""
     for br in root.iter("br"):
-        br.tail = "\n" + (br.tail or "")
+        br.tail = "\n" + _NOT_XML.sub("", br.tail or "")  # the HTML parser lets control characters through; lxml refuses them here
     for element in root.iter("a", "img"):
         attr = "href" if element.tag == "a" else "src"
         value = element.get(attr)
@@ -819,7 +819,7 @@ def extract_generic_body(page: Page, html: str, precision: bool = True) -> Extra
         result = None
     if not result:
         return Extracted(blocks=[])
-    selector = Selector(text=result)
+    selector = Selector(text=result, type="html")
     return body_blocks(page, selector.css("body")[0] if selector.css("body") else selector, junk=False)
 
 
@@ -872,10 +872,73 @@ def _widen(best):
 
 
 def extract_body(page: Page, html: str) -> Extracted:
-    """Markup and trafilatura combined: the page's own container when trafilatura agrees it holds the article."""
+    """Markup and trafilatura combined: the page's own container when trafilatura agrees it holds the article.
+
+    Never nothing when the page has a body: a result that is empty or a line or two is replaced by trafilatura's
+    in its recall mode, else by the densest block of text, whichever first holds clearly more.
+    """
     own = markup_body(page)
     generic = extract_generic_body(page, html)
-    return combine(own, generic)
+    result = combine(own, generic)
+    found = _words(result.text)
+    if found >= PLAUSIBLE:
+        return result
+    for name, fallback in (("trafilatura's recall mode", lambda: extract_generic_body(page, html, precision=False)),
+                           ("the densest text block", lambda: densest_text(page))):
+        candidate = fallback()
+        if _words(candidate.text) >= max(2 * found, 1):
+            logger.debug("%s: the cascade found %d words, %s %d: taking those", page.url, found, name, _words(candidate.text))
+            candidate.publisher, candidate.credit = result.publisher or candidate.publisher, result.credit or candidate.credit
+            return candidate
+    return result
+
+
+PLAUSIBLE = 30  # fewer words than this from the cascade (a caption, a line or two) is no body yet: try the fallbacks
+_INLINE = frozenset(("a", "span", "b", "strong", "i", "em", "u", "font", "small", "big", "sup", "sub", "abbr", "cite",
+                     "code", "mark", "q", "s", "time", "br", "wbr", "img", "label"))
+
+
+def densest_text(page: Page) -> Extracted:
+    """The element holding the most text of its own (and of its inline children), one paragraph a line: the body of
+    pages that put their text in `<div>`s and `<br>`s rather than in paragraphs."""
+    scores: Counter = Counter()
+    for element in _xp(page.selector.root, "//body//*"):
+        for text, holder in ((element.text, element), (element.tail, element.getparent())):
+            if text and text.strip() and holder is not None:
+                while holder.tag in _INLINE and holder.getparent() is not None:
+                    holder = holder.getparent()
+                scores[holder] += len(text.strip())  # characters: the same measure in every script
+                if holder.getparent() is not None:
+                    scores[holder.getparent()] += len(text.strip()) // 2  # a wrapper of several blocks of text
+    for holder in sorted(scores, key=scores.get, reverse=True):
+        if isinstance(holder.tag, str) and holder.tag not in ("body", "html") and not _furniture(holder):
+            lines = ("".join(_lines(holder)).split("\n"))
+            texts = [" ".join(line.split()) for line in lines]
+            return Extracted(blocks=[("p", escape(t, quote=False), t) for t in texts if t and not is_boilerplate(t)])
+    return Extracted(blocks=[])
+
+
+def _furniture(element) -> bool:
+    """Inside (or itself) a figure, aside, nav, header, footer, form, or a share/related/ad box."""
+    while element is not None:
+        if element.tag in _SKIP_ANCESTORS or _is_junk(element):
+            return True
+        element = element.getparent()
+    return False
+
+
+def _lines(element):
+    """The text of an element, a line break at every `<br>` and block element; scripts and styles left out."""
+    if not isinstance(element.tag, str) or element.tag in ("script", "style", "noscript", "template"):
+        yield element.tail or ""
+        return
+    block = element.tag not in _INLINE
+    yield "\n" if block or element.tag == "br" else ""
+    yield element.text or ""
+    for child in element:
+        yield from _lines(child)
+    yield "\n" if block else ""
+    yield element.tail or ""
 
 
 def combine(own: Extracted, generic: Extracted) -> Extracted:
