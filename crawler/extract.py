@@ -68,6 +68,20 @@ _BOILERPLATE = [
         r"|click here to subscribe.*|weiterlesen|lesen sie auch|leer más|lire aussi|also read|see also|recommended( for you)?)\W*$",
     )
 ]
+# "Read also" in the web's languages: a block that is only this, or this, a colon and a headline, points elsewhere.
+_READ_ALSO = (
+    r"(?:read (?:also|more|next)|also read|see also|related(?: articles?| stories| posts| content| news| coverage)?|"
+    r"more on this(?: story| topic)?|you (?:may|might) also like|further reading|"
+    r"(?:lesen sie|lies) (?:auch|hier|mehr)|auch lesen|mehr zum thema|weitere artikel(?: zum thema)?|"
+    r"verwandte (?:artikel|beiträge|themen)|ähnliche (?:artikel|beiträge)|(?:das thema )?könnte (?:sie|dich) auch interessieren|"
+    r"das könnte (?:sie|dich) auch interessieren|auch interessant|"
+    r"lea (?:también|más)|lee también|vea también|ver también|mira también|notas relacionadas|noticias relacionadas|"
+    r"artículos relacionados|te puede interesar|lire aussi|à lire aussi|voir aussi|sur le même sujet|"
+    r"leggi anche|potrebbe interessarti|articoli correlati|leia (?:também|mais)|veja também|lees ook|"
+    r"czytaj (?:też|także|również|więcej)|zobacz (?:też|także|również)|läs även|läs också|les også|læs også|lue myös|"
+    r"čtěte také|читайте также|читайте також|похожие (?:статьи|новости)|関連記事|相关阅读|相关文章|관련\s?기사)"
+)
+_BOILERPLATE += [re.compile(rf"^{_READ_ALSO}\W*$", re.I), re.compile(rf"^{_READ_ALSO}\s*[:：|»›]\s*\S.{{0,180}}$", re.I)]
 _ANY_BOILERPLATE = re.compile("|".join(f"(?:{p.pattern})" for p in _BOILERPLATE), re.I)  # one search instead of one each
 # class/id words of page parts that are never the article: share bars, related lists, ads, newsletter boxes, …
 _JUNK_WORDS = (
@@ -614,8 +628,14 @@ def looks_like_article(page: Page) -> bool:
     return container is not None and _words(" ".join(container.xpath(".//p//text()").getall())) >= MIN_ARTICLE_WORDS
 
 
+# Chinese and Japanese run their words together: each of their characters counts as a word (of thresholds and
+# shingles alike), so that a paragraph of 200 characters weighs like one of 100 words, not like one word.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+
+
 def _words(text: str | None) -> int:
-    return len(re.findall(r"\w+", text or ""))
+    return len(_TOKEN.findall(text or ""))
 
 
 # -- the body
@@ -805,14 +825,17 @@ def render_blocks(blocks: list[tuple[str, str, str]]) -> tuple[str, str]:
     return html, text
 
 
-def extract_generic_body(page: Page, html: str, precision: bool = True) -> Extracted:
-    """trafilatura's body, as blocks."""
+GENERIC_FAVOR = "precision"  # the cascade adds the container's missed prose itself; "recall" is the fallback
+
+
+def extract_generic_body(page: Page, html: str, favor: str | None = GENERIC_FAVOR) -> Extracted:
+    """trafilatura's body, as blocks; `favor` is "precision", "recall" or None (its balanced default)."""
     import trafilatura
 
     try:
         result = trafilatura.extract(
             html, url=page.url, output_format="html", include_comments=False, include_tables=True,
-            favor_precision=precision, favor_recall=not precision, include_images=False,
+            favor_precision=favor == "precision", favor_recall=favor == "recall", include_images=False,
         )
     except Exception:  # trafilatura is a fallback: its failure is no article body, not a crash
         logger.debug("trafilatura failed on %s", page.url, exc_info=True)
@@ -839,7 +862,7 @@ def _densest(selector: Selector):
     """The element whose own paragraphs (and those of wrappers one level down) carry the most text."""
     scores: Counter = Counter()
     for element in _xp(selector.root, "//body//p"):
-        length = len(" ".join(_xp(element, ".//text()")).split())
+        length = _words(" ".join(_xp(element, ".//text()")))
         if length < 5:
             continue
         parent = element.getparent()
@@ -883,7 +906,7 @@ def extract_body(page: Page, html: str) -> Extracted:
     found = _words(result.text)
     if found >= PLAUSIBLE:
         return result
-    for name, fallback in (("trafilatura's recall mode", lambda: extract_generic_body(page, html, precision=False)),
+    for name, fallback in (("trafilatura's recall mode", lambda: extract_generic_body(page, html, favor="recall")),
                            ("the densest text block", lambda: densest_text(page))):
         candidate = fallback()
         if _words(candidate.text) >= max(2 * found, 1):
@@ -1008,7 +1031,6 @@ def _prose(block: tuple[str, str, str]) -> bool:
     return linked / max(1, len(text)) < 0.25 and not shouting and bool(re.search(r"[.!?…:\"”»。！？]\W*$", text))
 
 
-_TOKEN = re.compile(r"\w+")
 
 
 def _shingles(text: str, n: int = 4) -> Counter:
