@@ -48,7 +48,6 @@ _SOURCE_LABEL = (
     r"(?:source|sources|quelle|fuente|fonte|source originale|bron|źródło|kilde|källa|lähde|zdroj|forrás|fonti|kaynak|出典|来源|출처)\s*[:：]"
 )
 _PUBLISHER = re.compile(rf"^\s*{_SOURCE_LABEL}\s*(.{{1,80}}?)\s*$", re.I)
-_PUBLISHER_WORD = re.compile(_SOURCE_LABEL, re.I)  # the label anywhere: whether a page has such a line at all
 # A credit line names its news agencies, alone (`dpa`, `Reuters`) or with the editors' initials, slash-separated
 # (`asc / dpa / AFP`): at least one known agency, so a one-word closing paragraph ("Note") is never a credit.
 _AGENCIES = (
@@ -158,6 +157,7 @@ def parse_datetime(value, languages: list[str] | None = None, anywhere: bool = T
     return _parse_datetime(text, known, anywhere)  # "3 hours ago", "8 January": read against the clock
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ABSOLUTE = re.compile(r"\b\d{4}\b|\d{4}年")
 
 
@@ -466,10 +466,19 @@ class Page:
             *self._all("//*[@itemprop='datePublished']/@*[name()='datetime' or name()='content']"),  # one pass, not a union of two
             *self._all("//article//time/@datetime | //time[@pubdate]/@datetime | //time/@datetime")[:3],
         ):
-            parsed = parse_datetime(value) if isinstance(value, str) else None
+            parsed = self._structured_date(value)
             if parsed:
                 return parsed
         return self._visible_date()
+
+    def _structured_date(self, value) -> datetime | None:
+        """A date from the page's metadata: ISO 8601 as a rule, else read in the page's languages."""
+        if not isinstance(value, str):
+            return None
+        if _ISO_DATE.match(value.strip()):  # a malformed one (`…:47ZZ`) is read as English, not in 400 locales
+            return parse_datetime(value, ["en"], anywhere=False)
+        languages = self.date_languages()
+        return parse_datetime(value, languages, anywhere=not languages)
 
     def _visible_date(self) -> datetime | None:
         """A date written out near the headline (`8. Januar 2022`, `2022年1月8日`), as the last resort."""
@@ -491,7 +500,7 @@ class Page:
     def modified(self) -> datetime | None:
         ld = self.article_ld()
         for value in (ld.get("dateModified"), *self.metas("article:modified_time", "og:updated_time", "dateModified", "last-modified")):
-            parsed = parse_datetime(value) if isinstance(value, str) else None
+            parsed = self._structured_date(value)
             if parsed:
                 return parsed
         return None
@@ -571,16 +580,21 @@ class Page:
         return list(dict.fromkeys(names))
 
     def publisher_line(self) -> str | None:
-        """The original publisher a `Source: X` (`Quelle: X`, `Fuente: X`, …) line names, anywhere in the article."""
-        if not _PUBLISHER_WORD.search(self.body_text()):  # one search of the text before a walk over every block
-            return None
-        for node in self._all(
-            "//body//*[self::p or self::div or self::span or self::small or self::em or self::footer][string-length(normalize-space(.)) < 100]"
-        ):
-            text = _text(_string(node))
-            publisher = publisher_from(text) if text else None
-            if publisher:
-                return publisher
+        """The original publisher a `Source: X` (`Quelle: X`, `Fuente: X`, …) line names, anywhere in the article.
+
+        Only the blocks around a colon are read (the label ends in one), not every block of the page.
+        """
+        for element in self._all("//body//text()[contains(., ':') or contains(., '：')]/.."):
+            for _ in range(3):  # the colon's element, and its block when the label is in a `<strong>` or `<span>`
+                if element is None or not isinstance(element.tag, str):
+                    break
+                text = _text(_string(element))
+                if not text or len(text) >= 100:
+                    break
+                publisher = publisher_from(text)
+                if publisher:
+                    return publisher
+                element = element.getparent() if element.tag in _INLINE else None
         return None
 
     def body_text(self) -> str:
