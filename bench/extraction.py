@@ -1,9 +1,11 @@
-"""Body F1 of `extract` on ../shared/extraction-dev beside trafilatura's own, measured in the same run.
+"""Body extraction by `extract` beside trafilatura, in the same run: full-text F1 on ../shared/extraction-dev, chunk F1 on ../shared/extraction-wide.
 
-The metric is the Article Extraction Benchmark's: F1 over multisets of word 4-gram shingles, each page's
+Dev pages: the Article Extraction Benchmark's metric, F1 over multisets of word 4-gram shingles, each page's
 TP/FP/FN normalised to sum 1, precision and recall averaged over pages, F1 their harmonic mean.
+Wide pages: trafilatura's own evaluation, each `with` / `without` chunk looked up in the extracted text, counts
+summed over pages; reported for the development half (ids 0–7…), the confirmation half (8–f…) and overall.
 
-    .venv/bin/python bench/extraction.py [--dev DIR] [--worst N]
+    .venv/bin/python -m bench.extraction [--dev DIR] [--wide DIR] [--worst N] [--dump FILE]
 """
 
 from __future__ import annotations
@@ -11,15 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
+import statistics
 import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.machine import machine
 
-from bench.machine import machine  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -57,58 +58,127 @@ def score(truth: dict[str, str], predicted: dict[str, str]) -> tuple[float, floa
     return precision, recall, f1, per_page
 
 
-def refeed_bodies(files: dict[str, Path]) -> dict[str, str]:
-    """content_text of `extract` (the generic cascade and the cleaning stages), one page at a time."""
+WHITESPACE = re.compile(r"\s+")
+HALVES = (("wide 0-7 (dev half)", "01234567"), ("wide 8-f (confirm)", "89abcdef"))
+
+
+def wide_counts(truth: dict[str, dict], predicted: dict[str, str], keys=None) -> tuple[int, int, int, int]:
+    """(TP, FP, FN, TN) over pages: `with` chunks found, `without` chunks found, `with` missed, `without` left out."""
+    tp = fp = fn = tn = 0
+    for key in keys if keys is not None else truth:
+        text = WHITESPACE.sub(" ", predicted.get(key) or "").strip()
+        for chunk in truth[key]["with"]:
+            if WHITESPACE.sub(" ", chunk).strip() in text:
+                tp += 1
+            else:
+                fn += 1
+        for chunk in truth[key]["without"]:
+            if WHITESPACE.sub(" ", chunk).strip() in text:
+                fp += 1
+            else:
+                tn += 1
+    return tp, fp, fn, tn
+
+
+def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return precision, recall, (2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+
+
+def refeed_bodies(files: dict[str, Path]) -> tuple[dict[str, str], dict[str, float]]:
+    """content_text of `extract` (the generic cascade and the cleaning stages) and seconds, one page at a time."""
     from crawler.extract_cli import extract_targets
 
     keys = list(files)
-    out = {}
-    for key, result in zip(keys, extract_targets([str(files[k]) for k in keys])):
+    out, seconds = {}, {}
+    results = extract_targets([str(files[k]) for k in keys])
+    for key in keys:
+        started = time.perf_counter()
+        result = next(results)
+        seconds[key] = time.perf_counter() - started
         out[key] = "" if isinstance(result, Exception) else result["content_text"]
-    return out
+    return out, seconds
 
 
-def trafilatura_bodies(files: dict[str, Path], urls: dict[str, str]) -> dict[str, str]:
-    """trafilatura 2.x with its defaults, as the public benchmark runs it."""
+def trafilatura_bodies(files: dict[str, Path], urls: dict[str, str], **options) -> tuple[dict[str, str], dict[str, float]]:
+    """trafilatura 2.x on the page's bytes (it decodes them itself), with the given options, and seconds per page."""
     import trafilatura
 
-    return {k: trafilatura.extract(p.read_text(encoding="utf-8"), url=urls[k]) or "" for k, p in files.items()}
+    out, seconds = {}, {}
+    for key, path in files.items():
+        started = time.perf_counter()
+        out[key] = trafilatura.extract(path.read_bytes(), url=urls.get(key) or None, **options) or ""
+        seconds[key] = time.perf_counter() - started
+    return out, seconds
+
+
+def _folder(given: str, name: str, marker: str) -> Path:
+    folder = Path(given)
+    return folder if (folder / marker).is_file() else Path("/work/shared") / name
 
 
 def main(argv=None) -> int:
+    import trafilatura
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dev", default=str(ROOT.parent / "shared" / "extraction-dev"), help="folder with html/ and ground-truth.json")
-    parser.add_argument("--worst", type=int, default=10, help="how many of the worst pages to list")
+    parser.add_argument("--wide", default=str(ROOT.parent / "shared" / "extraction-wide"), help="folder with html/ and truth.json")
+    parser.add_argument("--worst", type=int, default=10, help="how many of the worst dev pages to list")
+    parser.add_argument("--dump", help="write every extracted text (both extractors, both corpora) to this JSON file")
     args = parser.parse_args(argv)
-    dev = Path(args.dev)
-    if not (dev / "ground-truth.json").is_file():
-        dev = Path("/work/shared/extraction-dev")
+    dev = _folder(args.dev, "extraction-dev", "ground-truth.json")
+    wide = _folder(args.wide, "extraction-wide", "truth.json")
     truth_data = json.loads((dev / "ground-truth.json").read_text(encoding="utf-8"))
     truth = {k: v.get("articleBody") or "" for k, v in truth_data.items()}
     urls = {k: v.get("url") or "" for k, v in truth_data.items()}
     files = {k: dev / "html" / f"{k}.html" for k in truth}
+    wide_truth = json.loads((wide / "truth.json").read_text(encoding="utf-8"))
+    wide_files = {k: wide / "html" / f"{k}.html" for k in wide_truth}
 
     import logging
 
     logging.disable(logging.WARNING)
     print(f"machine: {machine()}")
-    print(f"pages:   {len(truth)} ({dev})")
-    rows = []
-    for name, run in (("refeed extract", lambda: refeed_bodies(files)), ("trafilatura", lambda: trafilatura_bodies(files, urls))):
-        started = time.perf_counter()
-        predicted = run()
-        seconds = time.perf_counter() - started
-        precision, recall, f1, per_page = score(truth, predicted)
-        rows.append((name, precision, recall, f1, seconds, per_page))
-    print()
-    print(f"{'extractor':<16} {'precision':>9} {'recall':>7} {'F1':>7} {'s/page':>7}")
-    for name, precision, recall, f1, seconds, _ in rows:
-        print(f"{name:<16} {precision:>9.4f} {recall:>7.4f} {f1:>7.4f} {seconds / len(truth):>7.3f}")
-    ours, theirs = rows[0], rows[1]
-    print(f"\nF1 ratio refeed/trafilatura: {ours[3] / theirs[3]:.4f}")
-    print(f"\nworst {args.worst} pages for refeed (F1, precision, recall; trafilatura's F1):")
-    for key, (f1, p, r) in sorted(ours[5].items(), key=lambda item: item[1][0])[: args.worst]:
-        print(f"  {f1:.3f}  p={p:.3f} r={r:.3f}  traf={theirs[5][key][0]:.3f}  {key[:12]}  {urls[key][:80]}")
+    print(f"dev:     {len(truth)} pages ({dev})")
+    print(f"wide:    {len(wide_truth)} pages ({wide})")
+    runs = {
+        "refeed extract": (lambda: refeed_bodies(files), lambda: refeed_bodies(wide_files)),
+        f"trafilatura {trafilatura.__version__}": (
+            lambda: trafilatura_bodies(files, urls),  # its defaults, as the public benchmark runs it
+            lambda: trafilatura_bodies(wide_files, {}, fast=False, include_comments=False, include_tables=True),  # as its own evaluation
+        ),
+    }
+    results, dump = {}, {}
+    for name, (on_dev, on_wide) in runs.items():
+        dev_text, dev_seconds = on_dev()
+        wide_text, wide_seconds = on_wide()
+        results[name] = (score(truth, dev_text), dev_text, wide_text, {**dev_seconds, **wide_seconds}, dev_seconds, wide_seconds)
+        dump[name] = {"dev": dev_text, "wide": wide_text}
+
+    print(f"\n{'extractor':<20} {'set':<22} {'precision':>9} {'recall':>7} {'F1':>7}")
+    for name, ((precision, recall, f1, _), _, wide_text, *_rest) in results.items():
+        print(f"{name:<20} {'dev (full text)':<22} {precision:>9.4f} {recall:>7.4f} {f1:>7.4f}")
+        for label, digits in (*HALVES, ("wide all", "0123456789abcdef")):
+            tp, fp, fn, _ = wide_counts(wide_truth, wide_text, [k for k in wide_truth if k[0] in digits])
+            p, r, f = prf(tp, fp, fn)
+            print(f"{name:<20} {label:<22} {p:>9.4f} {r:>7.4f} {f:>7.4f}")
+    print(f"\n{'extractor':<20} {'median ms/page':>14} {'dev':>7} {'wide':>7} {'mean':>7}")
+    medians = {}
+    for name, (*_, seconds, dev_seconds, wide_seconds) in results.items():
+        medians[name] = statistics.median(seconds.values())
+        print(
+            f"{name:<20} {medians[name] * 1000:>14.1f} {statistics.median(dev_seconds.values()) * 1000:>7.1f}"
+            f" {statistics.median(wide_seconds.values()) * 1000:>7.1f} {statistics.mean(seconds.values()) * 1000:>7.1f}"
+        )
+    ours, theirs = (results[name] for name in runs)
+    print(f"median time ratio refeed/trafilatura: {medians['refeed extract'] / medians[list(runs)[1]]:.2f}")
+    print(f"dev F1 ratio refeed/trafilatura: {ours[0][2] / theirs[0][2]:.4f}")
+    print(f"\nworst {args.worst} dev pages for refeed (F1, precision, recall; trafilatura's F1):")
+    for key, (f1, p, r) in sorted(ours[0][3].items(), key=lambda item: item[1][0])[: args.worst]:
+        print(f"  {f1:.3f}  p={p:.3f} r={r:.3f}  traf={theirs[0][3][key][0]:.3f}  {key[:12]}  {urls[key][:80]}")
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(dump, ensure_ascii=False), encoding="utf-8")
     return 0
 
 

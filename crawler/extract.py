@@ -44,29 +44,44 @@ logger = logging.getLogger(__name__)
 BLOCK_TAGS = ("p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "table", "pre")
 HEADINGS = ("h2", "h3", "h4", "h5", "h6")
 _BLOCKS_XPATH = ".//*[self::p or self::h2 or self::h3 or self::h4 or self::h5 or self::h6 or self::ul or self::ol or self::blockquote or self::table or self::pre]"
-_PUBLISHER = re.compile(
-    r"^\s*(?:source|sources|quelle|fuente|fonte|source originale|bron|źródło|kilde|källa|lähde|zdroj|forrás|fonti|kaynak|出典|来源|출처)\s*[:：]\s*(.{1,80}?)\s*$",
-    re.I,
+_SOURCE_LABEL = (
+    r"(?:source|sources|quelle|fuente|fonte|source originale|bron|źródło|kilde|källa|lähde|zdroj|forrás|fonti|kaynak|出典|来源|출처)\s*[:：]"
 )
-_AGENCY = r"(?:dpa|afp|ap|reuters|epd|kna|apa|sda|ansa|efe|upi|xinhua|tass|kyodo|[a-z]{1,4})"
-_CREDIT = re.compile(rf"^\s*{_AGENCY}(?:\s*/\s*{_AGENCY})*\s*$", re.I)
+_PUBLISHER = re.compile(rf"^\s*{_SOURCE_LABEL}\s*(.{{1,80}}?)\s*$", re.I)
+# A credit line names its news agencies, alone (`dpa`, `Reuters`) or with the editors' initials, slash-separated
+# (`asc / dpa / AFP`): at least one known agency, so a one-word closing paragraph ("Note") is never a credit.
+_AGENCIES = (
+    "dpa", "afp", "ap", "reuters", "epd", "kna", "apa", "sda", "ats", "ansa", "efe", "upi", "xinhua", "tass", "itar-tass",
+    "kyodo", "yonhap", "aap", "pti", "ani", "ians", "anp", "belga", "ntb", "tt", "ritzau", "stt", "pap", "ctk", "čtk",
+    "mti", "bta", "lusa", "europa press", "sid", "kap", "bloomberg",
+)
+_AGENCY = "(?:" + "|".join(re.escape(a).replace(r"\ ", r"\s+") for a in _AGENCIES) + r")"
+_CREDIT_TOKEN = rf"(?:{_AGENCY}|[a-z]{{1,4}})"
+_CREDIT = re.compile(rf"^\s*(?:{_CREDIT_TOKEN}\s*/\s*)*{_AGENCY}(?:\s*/\s*{_CREDIT_TOKEN})*\s*$", re.I)
 _BOILERPLATE = [
     re.compile(p, re.I)
     for p in (
-        r"^enlarge image$",
         r"^photo\s*:",
-        r"^you may like$",
-        r"^trends 24h$",
-        r"^latest$",
-        r"^all news articles on \d{4}-\d{2}-\d{2}$",
         r"^©",
-        r"^the information on this site is from external sources",
-        r"^the inclusion of any links does not necessarily",
         r"^(read more|read next|related( articles?| stories| content)?|more on this( story)?|share this( article| story)?|don[’']t miss|(show |view |read )?comments?( \(\d+\))?|kommentare|comentarios|commentaires"
         r"|advertisement|anzeige|publicidad|sponsored( content)?|subscribe to our newsletter.*|sign up for our newsletter.*"
         r"|click here to subscribe.*|weiterlesen|lesen sie auch|leer más|lire aussi|also read|see also|recommended( for you)?)\W*$",
     )
 ]
+# "Read also" in the web's languages: a block that is only this, or this, a colon and a headline, points elsewhere.
+_READ_ALSO = (
+    r"(?:read (?:also|more|next)|also read|see also|related(?: articles?| stories| posts| content| news| coverage)?|"
+    r"more on this(?: story| topic)?|you (?:may|might) also like|further reading|"
+    r"(?:lesen sie|lies) (?:auch|hier|mehr)|auch lesen|mehr zum thema|weitere artikel(?: zum thema)?|"
+    r"verwandte (?:artikel|beiträge|themen)|ähnliche (?:artikel|beiträge)|(?:das thema )?könnte (?:sie|dich) auch interessieren|"
+    r"das könnte (?:sie|dich) auch interessieren|auch interessant|"
+    r"lea (?:también|más)|lee también|vea también|ver también|mira también|notas relacionadas|noticias relacionadas|"
+    r"artículos relacionados|te puede interesar|lire aussi|à lire aussi|voir aussi|sur le même sujet|"
+    r"leggi anche|potrebbe interessarti|articoli correlati|leia (?:também|mais)|veja também|lees ook|"
+    r"czytaj (?:też|także|również|więcej)|zobacz (?:też|także|również)|läs även|läs också|les også|læs også|lue myös|"
+    r"čtěte také|читайте также|читайте також|похожие (?:статьи|новости)|関連記事|相关阅读|相关文章|관련\s?기사)"
+)
+_BOILERPLATE += [re.compile(rf"^{_READ_ALSO}\W*$", re.I), re.compile(rf"^{_READ_ALSO}\s*[:：|»›]\s*\S.{{0,180}}$", re.I)]
 _ANY_BOILERPLATE = re.compile("|".join(f"(?:{p.pattern})" for p in _BOILERPLATE), re.I)  # one search instead of one each
 # class/id words of page parts that are never the article: share bars, related lists, ads, newsletter boxes, …
 _JUNK_WORDS = (
@@ -142,6 +157,7 @@ def parse_datetime(value, languages: list[str] | None = None, anywhere: bool = T
     return _parse_datetime(text, known, anywhere)  # "3 hours ago", "8 January": read against the clock
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ABSOLUTE = re.compile(r"\b\d{4}\b|\d{4}年")
 
 
@@ -286,10 +302,14 @@ class Page:
     _visible: set[str] | None = field(default=None, repr=False)
     _meta: dict[str, list[str]] | None = field(default=None, repr=False)  # name/property/itemprop → contents
     _site_names: list[str] | None = field(default=None, repr=False)
+    _date_languages: list[str] | None = field(default=None, repr=False)
+    _body_text: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_text(cls, html: str, url: str) -> Page:
-        return cls(url=url, selector=Selector(text=_encodable(html) or "<html></html>"))
+        selector = Selector(text=_encodable(html) or "<html></html>", type="html")  # an `<?xml` declaration makes no XML page
+        etree.strip_tags(selector.root, etree.Comment, etree.ProcessingInstruction)  # as trafilatura's own parser leaves them
+        return cls(url=url, selector=selector)
 
     @classmethod
     def from_response(cls, response) -> Page:
@@ -312,7 +332,7 @@ class Page:
             for node in select(self.selector, expression):
                 if not isinstance(node.root, str):
                     node.drop()
-        self._meta = self._site_names = None
+        self._meta = self._site_names = self._body_text = None
 
     def shows(self, text: str) -> bool:
         """Whether a text (a lede from the metadata, say) is a paragraph of the page itself, not only in its head."""
@@ -446,10 +466,19 @@ class Page:
             *self._all("//*[@itemprop='datePublished']/@*[name()='datetime' or name()='content']"),  # one pass, not a union of two
             *self._all("//article//time/@datetime | //time[@pubdate]/@datetime | //time/@datetime")[:3],
         ):
-            parsed = parse_datetime(value) if isinstance(value, str) else None
+            parsed = self._structured_date(value)
             if parsed:
                 return parsed
         return self._visible_date()
+
+    def _structured_date(self, value) -> datetime | None:
+        """A date from the page's metadata: ISO 8601 as a rule, else read in the page's languages."""
+        if not isinstance(value, str):
+            return None
+        if _ISO_DATE.match(value.strip()):  # a malformed one (`…:47ZZ`) is read as English, not in 400 locales
+            return parse_datetime(value, ["en"], anywhere=False)
+        languages = self.date_languages()
+        return parse_datetime(value, languages, anywhere=not languages)
 
     def _visible_date(self) -> datetime | None:
         """A date written out near the headline (`8. Januar 2022`, `2022年1月8日`), as the last resort."""
@@ -458,13 +487,12 @@ class Page:
             "//*[self::time or " + " or ".join(f"contains(@class,'{m}')" for m in marks) + "][string-length(normalize-space(.)) < 80]"
             " | //h1/following::*[self::p or self::span or self::div][position() <= 4][string-length(normalize-space(.)) < 40]"
         )
-        declared = self.declared_language()
-        languages = [declared] if declared else None
+        languages = self.date_languages()
         for node in self._all(xpath)[:16]:
             text = _text(_string(node))
             if text and re.search(r"\d{4}|\d{1,2}\.\s*\d{1,2}\.|\d{1,2}/\d{1,2}/\d{2}", text):
                 text = re.sub(r"^(?:published|updated|veröffentlicht|publicado|publié)\s*(?:on|am|le|el)?\s*:?\s*", "", text, flags=re.I)
-                parsed = parse_datetime(text, languages)
+                parsed = parse_datetime(text, languages, anywhere=not languages)
                 if parsed and parsed <= datetime.now(UTC):
                     return parsed
         return None
@@ -472,7 +500,7 @@ class Page:
     def modified(self) -> datetime | None:
         ld = self.article_ld()
         for value in (ld.get("dateModified"), *self.metas("article:modified_time", "og:updated_time", "dateModified", "last-modified")):
-            parsed = parse_datetime(value) if isinstance(value, str) else None
+            parsed = self._structured_date(value)
             if parsed:
                 return parsed
         return None
@@ -552,15 +580,38 @@ class Page:
         return list(dict.fromkeys(names))
 
     def publisher_line(self) -> str | None:
-        """The original publisher a `Source: X` (`Quelle: X`, `Fuente: X`, …) line names, anywhere in the article."""
-        for node in self._all(
-            "//body//*[self::p or self::div or self::span or self::small or self::em or self::footer][string-length(normalize-space(.)) < 100]"
-        ):
-            text = _text(_string(node))
-            publisher = publisher_from(text) if text else None
-            if publisher:
-                return publisher
+        """The original publisher a `Source: X` (`Quelle: X`, `Fuente: X`, …) line names, anywhere in the article.
+
+        Only the blocks around a colon are read (the label ends in one), not every block of the page.
+        """
+        for element in self._all("//body//text()[contains(., ':') or contains(., '：')]/.."):
+            for _ in range(3):  # the colon's element, and its block when the label is in a `<strong>` or `<span>`
+                if element is None or not isinstance(element.tag, str):
+                    break
+                text = _text(_string(element))
+                if not text or len(text) >= 100:
+                    break
+                publisher = publisher_from(text)
+                if publisher:
+                    return publisher
+                element = element.getparent() if element.tag in _INLINE else None
         return None
+
+    def body_text(self) -> str:
+        """All the text of the page's body (scripts included), read once."""
+        if self._body_text is None:
+            self._body_text = _xpath("string(//body)")(self.selector.root) or ""
+        return self._body_text
+
+    def date_languages(self) -> list[str] | None:
+        """The languages its dates are written in: the page's own (declared, else detected from its text) and English.
+
+        dateparser told where to look takes a millisecond; asked in all of its ~400 locales, 15–60 ms a text.
+        """
+        if self._date_languages is None:
+            own = self.declared_language() or detect_language(self.body_text())
+            self._date_languages = list(dict.fromkeys([own, "en"])) if own else []
+        return self._date_languages or None
 
     def declared_language(self) -> str | None:
         for lang in (
@@ -578,7 +629,7 @@ class Page:
 
     def language(self, text: str = "") -> str | None:
         """What the page declares, else what its text is written in."""
-        return self.declared_language() or detect_language(text or _xpath("string(//body)")(self.selector.root) or "")
+        return self.declared_language() or detect_language(text or self.body_text())
 
 
 _AUTHOR_MARKUP = "//*[@itemprop='author' or (self::a and @rel='author') or contains(@class,'byline')]"
@@ -613,8 +664,14 @@ def looks_like_article(page: Page) -> bool:
     return container is not None and _words(" ".join(container.xpath(".//p//text()").getall())) >= MIN_ARTICLE_WORDS
 
 
+# Chinese and Japanese run their words together: each of their characters counts as a word (of thresholds and
+# shingles alike), so that a paragraph of 200 characters weighs like one of 100 words, not like one word.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+
+
 def _words(text: str | None) -> int:
-    return len(re.findall(r"\w+", text or ""))
+    return len(_TOKEN.findall(text or ""))
 
 
 # -- the body
@@ -739,8 +796,7 @@ def _only_a_date(text: str, languages: list[str] | None = None) -> bool:
 
 
 def _date_languages(page: Page) -> list[str] | None:
-    declared = page.declared_language()
-    return list(dict.fromkeys([declared, "en"])) if declared else None
+    return page.date_languages()
 
 
 def _block_text(element) -> str:
@@ -781,7 +837,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  
 def _inner_html(root, page: Page) -> str:
     """The block's inner markup with links made absolute (the sanitizer removes the rest)."""
     for br in root.iter("br"):
-        br.tail = "\n" + (br.tail or "")
+        br.tail = "\n" + _NOT_XML.sub("", br.tail or "")  # the HTML parser lets control characters through; lxml refuses them here
     for element in root.iter("a", "img"):
         attr = "href" if element.tag == "a" else "src"
         value = element.get(attr)
@@ -804,21 +860,27 @@ def render_blocks(blocks: list[tuple[str, str, str]]) -> tuple[str, str]:
     return html, text
 
 
-def extract_generic_body(page: Page, html: str, precision: bool = True) -> Extracted:
-    """trafilatura's body, as blocks."""
+GENERIC_FAVOR = "precision"  # the cascade adds the container's missed prose itself; "recall" is the fallback
+
+
+def extract_generic_body(page: Page, favor: str | None = GENERIC_FAVOR) -> Extracted:
+    """trafilatura's body, as blocks; `favor` is "precision", "recall" or None (its balanced default).
+
+    trafilatura reads the page's own tree (it works on a copy of it): the page is parsed once, not once for each.
+    """
     import trafilatura
 
     try:
         result = trafilatura.extract(
-            html, url=page.url, output_format="html", include_comments=False, include_tables=True,
-            favor_precision=precision, favor_recall=not precision, include_images=False,
+            page.selector.root, url=page.url, output_format="html", include_comments=False, include_tables=True,
+            favor_precision=favor == "precision", favor_recall=favor == "recall", include_images=False,
         )
     except Exception:  # trafilatura is a fallback: its failure is no article body, not a crash
         logger.debug("trafilatura failed on %s", page.url, exc_info=True)
         result = None
     if not result:
         return Extracted(blocks=[])
-    selector = Selector(text=result)
+    selector = Selector(text=result, type="html")
     return body_blocks(page, selector.css("body")[0] if selector.css("body") else selector, junk=False)
 
 
@@ -838,7 +900,7 @@ def _densest(selector: Selector):
     """The element whose own paragraphs (and those of wrappers one level down) carry the most text."""
     scores: Counter = Counter()
     for element in _xp(selector.root, "//body//p"):
-        length = len(" ".join(_xp(element, ".//text()")).split())
+        length = _words(" ".join(_xp(element, ".//text()")))
         if length < 5:
             continue
         parent = element.getparent()
@@ -870,11 +932,74 @@ def _widen(best):
     return best
 
 
-def extract_body(page: Page, html: str) -> Extracted:
-    """Markup and trafilatura combined: the page's own container when trafilatura agrees it holds the article."""
+def extract_body(page: Page, html: str | None = None) -> Extracted:
+    """Markup and trafilatura combined: the page's own container when trafilatura agrees it holds the article.
+
+    Never nothing when the page has a body: a result that is empty or a line or two is replaced by trafilatura's
+    in its recall mode, else by the densest block of text, whichever first holds clearly more.
+    """
     own = markup_body(page)
-    generic = extract_generic_body(page, html)
-    return combine(own, generic)
+    generic = extract_generic_body(page)
+    result = combine(own, generic)
+    found = _words(result.text)
+    if found >= PLAUSIBLE:
+        return result
+    for name, fallback in (("trafilatura's recall mode", lambda: extract_generic_body(page, favor="recall")),
+                           ("the densest text block", lambda: densest_text(page))):
+        candidate = fallback()
+        if _words(candidate.text) >= max(2 * found, 1):
+            logger.debug("%s: the cascade found %d words, %s %d: taking those", page.url, found, name, _words(candidate.text))
+            candidate.publisher, candidate.credit = result.publisher or candidate.publisher, result.credit or candidate.credit
+            return candidate
+    return result
+
+
+PLAUSIBLE = 30  # fewer words than this from the cascade (a caption, a line or two) is no body yet: try the fallbacks
+_INLINE = frozenset(("a", "span", "b", "strong", "i", "em", "u", "font", "small", "big", "sup", "sub", "abbr", "cite",
+                     "code", "mark", "q", "s", "time", "br", "wbr", "img", "label"))
+
+
+def densest_text(page: Page) -> Extracted:
+    """The element holding the most text of its own (and of its inline children), one paragraph a line: the body of
+    pages that put their text in `<div>`s and `<br>`s rather than in paragraphs."""
+    scores: Counter = Counter()
+    for element in _xp(page.selector.root, "//body//*"):
+        for text, holder in ((element.text, element), (element.tail, element.getparent())):
+            if text and text.strip() and holder is not None:
+                while holder.tag in _INLINE and holder.getparent() is not None:
+                    holder = holder.getparent()
+                scores[holder] += len(text.strip())  # characters: the same measure in every script
+                if holder.getparent() is not None:
+                    scores[holder.getparent()] += len(text.strip()) // 2  # a wrapper of several blocks of text
+    for holder in sorted(scores, key=scores.get, reverse=True):
+        if isinstance(holder.tag, str) and holder.tag not in ("body", "html") and not _furniture(holder):
+            lines = ("".join(_lines(holder)).split("\n"))
+            texts = [" ".join(line.split()) for line in lines]
+            return Extracted(blocks=[("p", escape(t, quote=False), t) for t in texts if t and not is_boilerplate(t)])
+    return Extracted(blocks=[])
+
+
+def _furniture(element) -> bool:
+    """Inside (or itself) a figure, aside, nav, header, footer, form, or a share/related/ad box."""
+    while element is not None:
+        if element.tag in _SKIP_ANCESTORS or _is_junk(element):
+            return True
+        element = element.getparent()
+    return False
+
+
+def _lines(element):
+    """The text of an element, a line break at every `<br>` and block element; scripts and styles left out."""
+    if not isinstance(element.tag, str) or element.tag in ("script", "style", "noscript", "template"):
+        yield element.tail or ""
+        return
+    block = element.tag not in _INLINE
+    yield "\n" if block or element.tag == "br" else ""
+    yield element.text or ""
+    for child in element:
+        yield from _lines(child)
+    yield "\n" if block else ""
+    yield element.tail or ""
 
 
 def combine(own: Extracted, generic: Extracted) -> Extracted:
@@ -944,7 +1069,6 @@ def _prose(block: tuple[str, str, str]) -> bool:
     return linked / max(1, len(text)) < 0.25 and not shouting and bool(re.search(r"[.!?…:\"”»。！？]\W*$", text))
 
 
-_TOKEN = re.compile(r"\w+")
 
 
 def _shingles(text: str, n: int = 4) -> Counter:

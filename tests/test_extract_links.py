@@ -93,3 +93,26 @@ def test_news_that_mentions_following_newsletters_or_clicking_stays_even_at_the_
                  "Users who click here", last[:40]):
         assert kept in text
     assert "Ferry service returns" not in text and "Mayor defends the budget" not in text
+
+
+@pytest.mark.parametrize("pointer", [
+    "Lea también: Ferry service returns to the harbour",
+    "Czytaj też: Ferry service returns to the harbour",
+    "Auch lesen: Ferry service returns to the harbour",
+    "À lire aussi | Ferry service returns to the harbour",
+    "NOTAS RELACIONADAS",
+    "Weitere Artikel zum Thema",
+    "You might also like",
+])
+def test_read_also_lines_in_many_languages_are_left_out_even_without_a_link(tmp_path, pointer):
+    html = article(related=False, row=False, trailing=False).replace(f"<p>{PROSE[2]}</p>", f"<p>{pointer}</p><p>{PROSE[2]}</p>")
+    text = body_of(tmp_path, html)
+    assert "Ferry service returns" not in text and pointer not in text
+    assert PROSE[1][:60] in text and PROSE[2][:60] in text
+
+
+def test_a_sentence_that_starts_like_a_pointer_is_text(tmp_path):
+    sentence = ("See also the way the council handled the flood defences last year, residents said, when the works ran "
+                "a full six months late and the costs doubled before anyone was told.")
+    html = article(related=False, row=False, trailing=False).replace(f"<p>{PROSE[2]}</p>", f"<p>{sentence}</p><p>{PROSE[2]}</p>")
+    assert sentence in body_of(tmp_path, html)

@@ -20,6 +20,12 @@ BODY = ("div.article-body", "div.article-content", "[itemprop=articleBody]")
 LEDE = ("p.article-lede", ".lede", "article header p")
 CAPTION = ("figure figcaption .caption", "figure figcaption")
 SOURCE = ("p.article-source", ".article-source")
+# The site's own furniture, never article text: its image button, asides, archive line and disclaimer.
+FURNITURE = re.compile(
+    r"^(?:enlarge image|you may like|trends 24h|latest|all news articles on \d{4}-\d{2}-\d{2})$"
+    r"|^the information on this site is from external sources|^the inclusion of any links does not necessarily",
+    re.I,
+)
 
 
 class LimitedTimesSpider(ArticleSpider):
@@ -47,6 +53,7 @@ class LimitedTimesSpider(ArticleSpider):
         extracted = body_blocks(page, body) if body is not None else None
         if extracted is None or not extracted.blocks:  # no container, or one closed early by broken markup
             extracted = extract_body(page, html)
+        extracted.blocks = [block for block in extracted.blocks if not FURNITURE.search(block[2])]
         source = _first_text(page, SOURCE)
         if source and publisher_from(source):
             extracted.publisher = publisher_from(source)

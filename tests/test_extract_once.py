@@ -1,0 +1,42 @@
+"""A page is parsed once: trafilatura reads the page's own tree; dates are read in the page's language, detected
+when the page declares none."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from crawler.extract import Page, extract_body
+
+GERMAN = [
+    "Der Gemeinderat hat am Dienstag beschlossen, die alte Brücke über den Fluss abzureißen und neu zu bauen.",
+    "Die Arbeiten sollen im März beginnen und ungefähr achtzehn Monate dauern, teilte die Stadtverwaltung mit.",
+    "Anwohner begrüßten die Entscheidung, sorgen sich aber um Lärm, Staub und schwere Lastwagen in den engen Gassen.",
+    "Während der Bauzeit wird flussaufwärts eine provisorische Brücke für Fußgänger und Radfahrer eingerichtet.",
+]
+
+
+def german_page(lang: str = "") -> Page:
+    body = "".join(f"<p>{p}</p>" for p in GERMAN)
+    attribute = f' lang="{lang}"' if lang else ""
+    return Page.from_text(f"""<!doctype html><html{attribute}><head><meta charset="utf-8"><title>Neue Brücke</title></head>
+<body><article><h1>Neue Brücke für die Altstadt</h1><p class="datum">8. Januar 2022</p>{body}</article></body></html>""",
+                          "https://example.de/brücke.html")
+
+
+def test_trafilatura_reads_the_tree_the_page_was_parsed_into(monkeypatch):
+    import trafilatura
+
+    real, seen = trafilatura.extract, []
+    monkeypatch.setattr(trafilatura, "extract", lambda document, *a, **kw: seen.append(document) or real(document, *a, **kw))
+    page = german_page("de")
+    extracted = extract_body(page)
+    assert seen and all(document is page.selector.root for document in seen)
+    assert [text for _, _, text in extracted.blocks] == GERMAN
+    assert "Neue Brücke" in page.selector.root.findtext(".//h1")  # trafilatura worked on a copy
+
+
+def test_a_date_is_read_in_the_language_the_page_is_written_in_declared_or_not():
+    for lang in ("de", ""):
+        page = german_page(lang)
+        assert page.date_languages() == ["de", "en"]
+        assert page.published() == datetime(2022, 1, 8, tzinfo=UTC)
