@@ -145,6 +145,7 @@ _ROWS = select(
 )
 _INSERT = story_topics.insert()
 _KNOWN_FEED = source_feeds.insert()
+_FORGET_CHANGE = delete(changed_stories).where(changed_stories.c.story_id == bindparam("s"), changed_stories.c.mark == bindparam("m"))
 _DELETE = delete(story_topics).where(story_topics.c.story_id == bindparam("s"), story_topics.c.slug == bindparam("t"))
 _REDATE = (
     update(story_topics).where(story_topics.c.story_id == bindparam("s")).values(published=bindparam("p")).execution_options(synchronize_session=False)
@@ -153,6 +154,8 @@ _REDATE = (
 
 def _index(conn: Connection, rows: list, rules: tuple[TopicRule, ...], all_dirty: bool, told: set[str]) -> None:
     """Bring the feed index of these stories up to date; mark the feeds that gained, lost or (all_dirty) hold one."""
+    if not rows:
+        return
     ids = [row.id for row in rows]
     held: dict[str, dict[str, datetime]] = {story_id: {} for story_id in ids}
     if ids:
@@ -245,10 +248,7 @@ def take_in(store: Store, rules: Iterable[TopicRule], progress: Callable[[str], 
         def take(conn, batch=batch):
             rows = conn.execute(_ROWS.where(stories.c.id.in_(bindparam("ids", expanding=True))), {"ids": [b.story_id for b in batch]}).all()
             _index(conn, rows, rules, all_dirty=True, told=told)
-            conn.execute(
-                delete(changed_stories).where(changed_stories.c.story_id == bindparam("s"), changed_stories.c.mark == bindparam("m")),
-                [{"s": b.story_id, "m": b.mark} for b in batch],
-            )
+            conn.execute(_FORGET_CHANGE, [{"s": b.story_id, "m": b.mark} for b in batch])
 
         store._write(take)
         done += len(batch)
@@ -261,12 +261,25 @@ def _redecide_all(store: Store, rules: tuple[TopicRule, ...], progress: Callable
     if total > CHUNK:
         progress(f"deciding the feeds of {total} stored stories (the topic rules changed)")
     after, done, started, shown = "", 0, time.monotonic(), time.monotonic()
+    def chunk(conn, after: str) -> list:
+        """The next stories in id order, indexed; those also waiting as changed taken in too (their feeds all
+        marked, their change forgotten unless it was made again meanwhile), so that take_in does not do them twice."""
+        rows = conn.execute(_ROWS.where(stories.c.id > after).order_by(stories.c.id).limit(CHUNK)).all()
+        if not rows:
+            return rows
+        query = select(changed_stories.c.story_id, changed_stories.c.mark).where(changed_stories.c.story_id.in_(bindparam("ids", expanding=True)))
+        marks = conn.execute(query, {"ids": [row.id for row in rows]}).all()
+        changed = {mark.story_id for mark in marks}
+        _index(conn, [row for row in rows if row.id not in changed], rules, all_dirty=False, told=told)
+        _index(conn, [row for row in rows if row.id in changed], rules, all_dirty=True, told=told)
+        if marks:
+            conn.execute(_FORGET_CHANGE, [{"s": mark.story_id, "m": mark.mark} for mark in marks])
+        return rows
+
     while True:
-        with store.reader() as conn:
-            rows = conn.execute(_ROWS.where(stories.c.id > after).order_by(stories.c.id).limit(CHUNK)).all()
+        rows = store._write(lambda conn, after=after: chunk(conn, after))
         if not rows:
             break
-        store._write(lambda conn, rows=rows: _index(conn, rows, rules, all_dirty=False, told=told))
         after, done = rows[-1].id, done + len(rows)
         if time.monotonic() - shown >= 5:
             shown = time.monotonic()

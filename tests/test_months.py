@@ -303,3 +303,17 @@ def test_a_source_makes_at_most_feeds_per_source_feeds_of_its_own(store, tmp_pat
     assert len(made) == 2 + 5 and all(slug.startswith("section-") for slug in made[2:])
     assert "source hostile has made 5 feeds of its own" in caplog.text
     assert len(json.loads((tmp_path / "public" / "all.json").read_text())["items"]) == 8  # its stories are all there
+
+
+def test_stories_of_a_first_import_are_decided_once(store, tmp_path, monkeypatch):
+    """A new store's first take_in decides every story's feeds (the rules are new to it) and forgets their changes:
+    the stories are not done a second time as changed ones."""
+    stored(store, 1200)
+    seen = []
+    real = catalog._index
+    monkeypatch.setattr(catalog, "_index", lambda conn, rows, *a, **k: seen.extend(r.id for r in rows) or real(conn, rows, *a, **k))
+    assert catalog.take_in(store, RULES) == 1200
+    assert len(seen) == len(set(seen)) == 1200
+    build_from_store(store, tmp_path / "public", BASE, rules=RULES)
+    build_feeds(store.articles(), tmp_path / "every", BASE, rules=RULES)
+    assert files(tmp_path / "public") == files(tmp_path / "every")
