@@ -133,11 +133,13 @@ def serve_in_thread(directory: Path, port: int, host: str = "127.0.0.1"):
     return server
 
 
-def wait_for_signal() -> None:
+def catch_signals() -> threading.Event:
+    """SIGINT and SIGTERM set the returned event from now on (set them up before telling anyone to press Ctrl-C:
+    a signal that came first would raise KeyboardInterrupt instead, with the feed server child left running)."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    return stop
 
 
 def json_default(value):
@@ -178,8 +180,9 @@ def cmd_demo(args) -> int:
         if server:
             server.stop()
         return code
+    stop = catch_signals()
     print("Press Ctrl-C to stop.", file=sys.stderr)
-    wait_for_signal()
+    stop.wait()
     server.stop()
     return EXIT_OK
 
@@ -211,8 +214,9 @@ def cmd_serve(args) -> int:
         problem = "is a file, not a folder" if directory.exists() else "no such folder (`build` or `once` makes it)"
         raise ConfigError(f"{config._label}: output.dir: {directory}: {problem}")
     server = serve_in_thread(directory, args.port, args.host or config.output.host)
-    print(server.url)
-    wait_for_signal()
+    stop = catch_signals()
+    print(server.url, flush=True)
+    stop.wait()
     server.stop()
     return EXIT_OK
 
