@@ -136,35 +136,35 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport) -> None:
         wanted = [story_id_for(row["url"]) for row, *_ in stories_ if not row["id"]]
         if wanted:
             taken.update(conn.execute(select(stories.c.id).where(stories.c.id.in_(wanted))).scalars())
-        new, replaced = [], 0
+        new, inserted, replaced = [], 0, 0
         for row, bands, keys, urls in stories_:
+            if row["id"] and row["id"] in taken and row["id"] not in stored:  # the same id twice in this batch:
+                Store.insert_stories(conn, new)  # the earlier line stored first, the later one replaces it
+                inserted, new = inserted + len(new), []
+                stored.add(row["id"])
             if row["id"] in stored:
-                Store.update_story(conn, row["id"], {k: v for k, v in row.items() if k not in ("id", "first_seen")})
-                Store.replace_bands(conn, row["id"], bands)
-                Store.replace_lead_keys(conn, row["id"], row["title"], row["content_text"])
-                for i, url in enumerate(urls):
-                    Store.add_url(conn, row["id"], url, row["first_seen"] + timedelta(microseconds=i))
+                _replace(conn, row, bands, urls)
                 replaced += 1
                 continue
             if not row["id"]:
                 row["id"] = _free_id(row["url"], taken)
-            elif row["id"] in taken:  # the same id twice in this batch: the later line replaces the earlier one
-                Store.insert_stories(conn, new)
-                new = []
-                stored.add(row["id"])
-                Store.update_story(conn, row["id"], {k: v for k, v in row.items() if k not in ("id", "first_seen")})
-                Store.replace_bands(conn, row["id"], bands)
-                Store.replace_lead_keys(conn, row["id"], row["title"], row["content_text"])
-                replaced += 1
-                continue
             taken.add(row["id"])
             new.append((row, bands, keys, urls))
         Store.insert_stories(conn, new)
-        return len(new), replaced
+        return inserted + len(new), replaced
 
     new, replaced = _while_locked(lambda: _in_transaction(store, write))
     report.new += new
     report.replaced += replaced
+
+
+def _replace(conn, row: dict, bands: list[int], urls: list[str]) -> None:
+    """A line with a stored id: the story takes its values, keys and URLs (its id and first_seen stay)."""
+    Store.update_story(conn, row["id"], {k: v for k, v in row.items() if k not in ("id", "first_seen")})
+    Store.replace_bands(conn, row["id"], bands)
+    Store.replace_lead_keys(conn, row["id"], row["title"], row["content_text"])
+    for i, url in enumerate(urls):
+        Store.add_url(conn, row["id"], url, row["first_seen"] + timedelta(microseconds=i))
 
 
 def _in_transaction(store: Store, work):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import resource
 import subprocess
+from contextlib import contextmanager
 
 from conftest import run_cli
 from hypothesis import HealthCheck, given, settings
@@ -95,40 +96,42 @@ FUZZ = settings(max_examples=5, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def test_hostile_listings_end_in_stories_or_skips(tmp_path):
+@contextmanager
+def hostile_world(tmp_path, elsewhere_page: bytes):
+    """A secret local file; another port of this machine serving `elsewhere_page`; the site under test with
+    three real articles and a redirect to that other port. Yields (site, elsewhere, secret file, work folder)."""
     secret_file = tmp_path / "secret.html"
     secret_file.write_text(f"<html><body><article><p>{SECRET} " + "word " * 300 + "</p></article></body></html>")
-    with PageServer({"/secret.html": ("text/html", f"<p>{SECRET}</p>".encode())}) as elsewhere:
+    with PageServer({"/secret.html": ("text/html", elsewhere_page)}) as elsewhere:
         site = PageServer({f"/a/{n}.html": ("text/html; charset=utf-8", article(n)) for n in (1, 2, 3)}, redirects={"/redirect": elsewhere.url + "secret.html"})
         with site:
             work = tmp_path / "work"
             work.mkdir()
+            yield site, elsewhere, secret_file, work
 
-            @FUZZ
-            @given(page=listings(elsewhere.url, str(secret_file)))
-            def check(page):
-                elsewhere.requests.clear()
-                site.pages["/"] = ("text/html; charset=utf-8", page)
-                result, public = crawl(work, site, "generic")
-                judge(result, public, site, elsewhere)
 
-            check()
+def test_hostile_listings_end_in_stories_or_skips(tmp_path):
+    with hostile_world(tmp_path, f"<p>{SECRET}</p>".encode()) as (site, elsewhere, secret_file, work):
+
+        @FUZZ
+        @given(page=listings(elsewhere.url, str(secret_file)))
+        def check(page):
+            elsewhere.requests.clear()
+            site.pages["/"] = ("text/html; charset=utf-8", page)
+            result, public = crawl(work, site, "generic")
+            judge(result, public, site, elsewhere)
+
+        check()
 
 
 def test_hostile_feeds_end_in_stories_or_skips(tmp_path):
-    secret_file = tmp_path / "secret.html"
-    secret_file.write_text(f"<html><body><article><p>{SECRET} " + "word " * 300 + "</p></article></body></html>")
-    with PageServer({"/secret.html": ("text/html", b"<p>not an article</p>")}) as elsewhere:  # a feed item may point here
-        site = PageServer({f"/a/{n}.html": ("text/html; charset=utf-8", article(n)) for n in (1, 2, 3)}, redirects={"/redirect": elsewhere.url + "secret.html"})
-        with site:
-            work = tmp_path / "work"
-            work.mkdir()
+    with hostile_world(tmp_path, b"<p>not an article</p>") as (site, elsewhere, secret_file, work):  # a feed item may point there
 
-            @FUZZ
-            @given(feed=feeds(elsewhere.url, str(secret_file)))
-            def check(feed):
-                site.pages["/feed.xml"] = ("application/rss+xml", feed)
-                result, public = crawl(work, site, "feed")
-                judge(result, public, site, elsewhere, own_site_only=False)
+        @FUZZ
+        @given(feed=feeds(elsewhere.url, str(secret_file)))
+        def check(feed):
+            site.pages["/feed.xml"] = ("application/rss+xml", feed)
+            result, public = crawl(work, site, "feed")
+            judge(result, public, site, elsewhere, own_site_only=False)
 
-            check()
+        check()

@@ -320,3 +320,12 @@ def test_stories_of_a_first_import_are_decided_once(store, tmp_path, monkeypatch
     build_from_store(store, tmp_path / "public", BASE, rules=RULES)
     build_feeds(store.articles(), tmp_path / "every", BASE, rules=RULES)
     assert files(tmp_path / "public") == files(tmp_path / "every")
+
+
+def test_the_same_id_twice_in_one_import_is_one_story_the_later_line_wins(store):
+    line = {"id": "abc123", "url": "https://x.example/1.html", "title": "First", "content_text": "word " * 40}
+    later = {**line, "title": "Second", "urls": ["https://x.example/1.html", "https://x.example/copy.html"]}
+    report = import_lines(store, [(1, json.dumps(line)), (2, json.dumps(later))], on_bad=pytest.fail, progress=lambda _: None, workers=1)
+    assert (report.new, report.replaced) == (1, 1)
+    (story,) = list(store.articles())
+    assert story["title"] == "Second" and story["urls"] == later["urls"]
