@@ -26,7 +26,19 @@ from lxml import html as lxml_html
 from feeds.index import FeedListing, render_index
 from feeds.jsonfeed import JSONFEED_VERSION, render_json_feed
 from feeds.opml import render_opml
-from feeds.topics import ALL, EPOCH, MAX_SLUG, PUBLISHER_PREFIX, Feed, TopicRule, _when, group_feeds, publishers_of, slugify, topics_of
+from feeds.topics import (
+    ALL,
+    EPOCH,
+    MAX_SLUG,
+    PUBLISHER_PREFIX,
+    Feed,
+    TopicRule,
+    _when,
+    group_feeds,
+    publisher_slug,
+    publishers_of,
+    topics_of,
+)
 from feeds.websub import ping_hub
 
 __all__ = [
@@ -174,9 +186,9 @@ def _prepare(article: dict, rules: tuple[TopicRule, ...]) -> dict:
         "authors": [name for name in (" ".join(xml_safe(a).split()) for a in authors) if name],
         "categories": [xml_safe(t) for t in topics_of(article, rules)],
         "publishers": [
-            (name, (PUBLISHER_PREFIX + slugify(name))[:MAX_SLUG].rstrip("-"))
+            (name, publisher_slug(name))
             for name in (" ".join(xml_safe(p).split()) for p in publishers_of(article))
-            if name and slugify(name)
+            if publisher_slug(name)
         ],
         "language": xml_safe(article.get("language")).strip() or None,
     }

@@ -15,9 +15,9 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from crawler.store import EXPORT_KEYS, Store, changed_stories, dirty_feeds, meta, source_feeds, stories, story_topics
-from feeds.topics import ALL, MAX_SLUG, PUBLISHER_PREFIX, PUBLISHER_TITLE, TopicRule, publishers_of, slugify, topic_title, topics_of
+from feeds.topics import ALL, PUBLISHER_TITLE, TopicRule, publisher_slug, publishers_of, topic_title, topics_of
 
-__all__ = ["Story", "feeds_of", "latest", "take_in", "dirty", "clean", "known_slugs", "feed_title", "rules_digest"]
+__all__ = ["Story", "latest", "take_in", "dirty", "clean", "known_slugs", "feed_title", "rules_digest"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +57,6 @@ class Story:
 def rules_digest(rules: Iterable[TopicRule]) -> str:
     """What decides the keyword topics: a change of it means every story's feeds are decided again."""
     return hashlib.sha1(repr(tuple(rules)).encode()).hexdigest()
-
-
-def publisher_slug(name: str) -> str:
-    slug = slugify(name)
-    return (PUBLISHER_PREFIX + slug)[:MAX_SLUG].rstrip("-") if slug else ""
-
-
-def feeds_of(story: dict, rules: tuple[TopicRule, ...]) -> set[str]:
-    """Every feed a story (a dict with the export keys) is in: "all", its topics, its original publisher's."""
-    return {ALL, *rule_feeds(story, rules), *own_feeds(story)}
 
 
 def rule_feeds(story: dict, rules: tuple[TopicRule, ...]) -> set[str]:

@@ -18,6 +18,7 @@ __all__ = [
     "TopicRule",
     "group_feeds",
     "keyword_topics",
+    "publisher_slug",
     "publishers_of",
     "slugify",
     "topic_title",
@@ -117,6 +118,12 @@ def publishers_of(article: dict) -> list[str]:
     return [name for name in dict.fromkeys(names) if name]
 
 
+def publisher_slug(name: str) -> str:
+    """The slug of an original publisher's feed ("publisher-der-spiegel"), or "" when the name has none."""
+    slug = slugify(name)
+    return (PUBLISHER_PREFIX + slug)[:MAX_SLUG].rstrip("-") if slug else ""
+
+
 def topic_title(slug: str, rules: Iterable[TopicRule] = ()) -> str:
     """A rule's title for ``slug``, else the slug as capitalised words."""
     for rule in rules:
@@ -167,9 +174,8 @@ def group_feeds(
             members.setdefault(slug, {})[id(article)] = article
             titles.setdefault(slug, topic_title(slug, rules))
         for name in publishers_of(article) if publishers else ():
-            slug = slugify(name)
+            slug = publisher_slug(name)
             if slug:
-                slug = (PUBLISHER_PREFIX + slug)[:MAX_SLUG].rstrip("-")
                 members.setdefault(slug, {})[id(article)] = article
                 titles.setdefault(slug, PUBLISHER_TITLE + name)
     for slug in sorted(members):
