@@ -40,6 +40,7 @@ class ImportReport:
     new: int = 0
     replaced: int = 0
     bad: int = 0
+    staged: bool = False  # dedup keys of this import wait in the staging tables
 
 
 def _when(line: dict, key: str) -> datetime | None:
@@ -128,7 +129,9 @@ def _prepared(lines: list[tuple[int, str]], now: datetime) -> list[tuple[int, ob
 
 
 def _store(store: Store, stories_: list[tuple], report: ImportReport) -> None:
-    """One transaction for a batch of keyed lines: a line with a stored id replaces that story, others are new."""
+    """One transaction for a batch of keyed lines: a line with a stored id replaces that story, others are new.
+    New stories' dedup keys go to the staging tables; they are moved into place before a story is replaced (its
+    keys may be among them) and when the import ends."""
     def write(conn):
         given = [row["id"] for row, *_ in stories_ if row["id"]]
         stored = set(conn.execute(select(stories.c.id).where(stories.c.id.in_(given))).scalars()) if given else set()
@@ -139,10 +142,13 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport) -> None:
         new, inserted, replaced = [], 0, 0
         for row, bands, keys, urls in stories_:
             if row["id"] and row["id"] in taken and row["id"] not in stored:  # the same id twice in this batch:
-                Store.insert_stories(conn, new)  # the earlier line stored first, the later one replaces it
+                Store.insert_stories(conn, new, staged=True)  # the earlier line stored first, the later one replaces it
                 inserted, new = inserted + len(new), []
                 stored.add(row["id"])
             if row["id"] in stored:
+                if report.staged:
+                    Store.merge_staged(conn)
+                    report.staged = False
                 _replace(conn, row, bands, urls)
                 replaced += 1
                 continue
@@ -150,12 +156,13 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport) -> None:
                 row["id"] = _free_id(row["url"], taken)
             taken.add(row["id"])
             new.append((row, bands, keys, urls))
-        Store.insert_stories(conn, new)
+        Store.insert_stories(conn, new, staged=True)
         return inserted + len(new), replaced
 
     new, replaced = _while_locked(lambda: _in_transaction(store, write))
     report.new += new
     report.replaced += replaced
+    report.staged = report.staged or new > 0
 
 
 def _replace(conn, row: dict, bands: list[int], urls: list[str]) -> None:
@@ -239,6 +246,10 @@ def import_lines(
             future.cancel()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if report.staged:  # what was stored is deduplicated against, even when a bad input stopped the rest
+            progress(f"moving the deduplication keys of {report.new} stories into place")
+            _while_locked(lambda: _in_transaction(store, Store.merge_staged))
+            report.staged = False
     return report
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,10 +19,11 @@ import pytest
 from conftest import ROOT, run_cli, write_config
 from sqlalchemy import func, select
 
+from crawler.dedup import lead_keys, near_signature
 from crawler.demo.archive import archive_lines
 from crawler.importer import import_lines
 from crawler.retention import prune
-from crawler.store import SCHEMA_VERSION, Store, stories, story_topics
+from crawler.store import SCHEMA_VERSION, Store, lead_keys_table, near_bands, stories, story_id_for, story_topics
 from feeds import catalog
 from feeds.build import build_feeds, build_from_store
 from feeds.topics import TopicRule, slugify, topics_of
@@ -329,3 +334,72 @@ def test_the_same_id_twice_in_one_import_is_one_story_the_later_line_wins(store)
     assert (report.new, report.replaced) == (1, 1)
     (story,) = list(store.articles())
     assert story["title"] == "Second" and story["urls"] == later["urls"]
+
+
+def dedup_keys(store: Store) -> tuple[set, set]:
+    with store.connect() as conn:
+        return (set(conn.execute(select(near_bands.c.band, near_bands.c.hash, near_bands.c.story_id)).all()),
+                set(conn.execute(select(lead_keys_table.c.hash, lead_keys_table.c.story_id)).all()))
+
+
+def keys_of(stories_: list[dict]) -> tuple[set, set]:
+    """The dedup keys a crawl gives these stories, from the dedup functions themselves."""
+    bands, leads = set(), set()
+    for story in stories_:
+        signature = near_signature(story["content_text"])
+        bands.update((i, h, story["id"]) for i, h in enumerate(signature.bands if signature else []))
+        leads.update((k, story["id"]) for k in lead_keys(story["title"], story["content_text"]))
+    return bands, leads
+
+
+def test_import_moves_each_storys_dedup_keys_into_place_when_it_ends(store):
+    """Import stages the near-duplicate bands and teaser keys and moves them in, sorted, at the end: the keys are
+    then exactly those of the stories as stored (a replaced story's the later line's), none left staged."""
+    lines = list(archive_lines(700, seed=5, start=datetime(2025, 1, 1, tzinfo=UTC), days=30))
+    again = json.loads(lines[650])  # in the second batch, the id of a story of the first, with new text
+    first = json.loads(lines[10])
+    lines[650] = json.dumps({**again, "id": story_id_for(first["url"]), "url": first["url"], "content_text": again["content_text"] + " Corrected."})
+    report = import_lines(store, enumerate(lines, 1), on_bad=pytest.fail, progress=lambda _: None, workers=1)
+    assert (report.new, report.replaced) == (699, 1)
+    with store.connect() as conn:
+        assert not Store.staged(conn)
+    assert dedup_keys(store) == keys_of(list(store.articles()))
+
+
+def test_keys_of_a_killed_import_are_moved_in_by_the_next_process_to_open_the_store(tmp_path):
+    """kill -9 of `import` mid-way: the batches it committed are stored, their dedup keys still staged; the next
+    process to open the store moves them into place, so a crawl deduplicates against every stored story."""
+    config = write_config(tmp_path, "http://127.0.0.1:9/")
+    lines = list(archive_lines(2900, seed=6, start=datetime(2025, 1, 1, tzinfo=UTC), days=30))
+    child = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "import", "-c", str(config)], cwd=tmp_path,
+                             stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    child.stdin.write("\n".join(lines) + "\n")  # five batches and part of a sixth, and the input stays open: the import waits for more
+    child.stdin.flush()
+    database = tmp_path / "data" / "refeed.sqlite3"
+    deadline = time.monotonic() + 120
+    while not _count_of(database, "stories") or not _count_of(database, "import_near_bands"):
+        assert time.monotonic() < deadline and child.poll() is None, "the import stored nothing"
+        time.sleep(0.05)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    child.stdin.close()
+    assert _count_of(database, "import_near_bands") > 0  # what the killed import had staged
+    store = Store(f"sqlite:///{database}")
+    try:
+        with store.connect() as conn:
+            assert not Store.staged(conn)
+        kept = list(store.articles())
+        assert 500 <= len(kept) <= 2500
+        assert dedup_keys(store) == keys_of(kept)
+    finally:
+        store.close()
+
+
+def _count_of(database: Path, table: str) -> int:
+    if not database.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)) as conn:
+        try:
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        except sqlite3.OperationalError:  # not made yet
+            return 0
