@@ -47,7 +47,8 @@ keywords = ["Kazakhstan", "Almaty"]
 
 
 def command(args: list[str], cwd: Path, stdin=None, stdout=subprocess.DEVNULL) -> dict:
-    """`scheduler.py ARGS` as a child: seconds, peak RSS (MB) of the largest process (itself or one it waited for)."""
+    """`scheduler.py ARGS` as a child: seconds, CPU-seconds, peak RSS (MB) of the largest process (itself or one it
+    waited for), and the machine's load average as it ended (other work running makes every figure slower)."""
     started = time.monotonic()
     child = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), *args], cwd=cwd, stdin=stdin, stdout=stdout,
                              stderr=subprocess.PIPE, text=True)
@@ -57,7 +58,9 @@ def command(args: list[str], cwd: Path, stdin=None, stdout=subprocess.DEVNULL) -
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         sys.exit(f"{' '.join(args)} failed ({code}):\n{err[-3000:]}")
-    return {"seconds": time.monotonic() - started, "peak_mb": usage.ru_maxrss / 1024, "stderr": err}
+    # CPU-seconds (its own and its children's) beside the wall time: on a shared machine they move less.
+    return {"seconds": time.monotonic() - started, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
+            "load": os.getloadavg()[0], "stderr": err}
 
 
 def archive(path: Path, count: int, seed: int, start: datetime, days: int, **spread) -> Path:
@@ -179,7 +182,8 @@ def main() -> None:
         small, big = rows[0], rows[-1]
         print(f"ratios {big['stories']} / {small['stories']}:")
         for key in ("build_first", "build_unchanged", "build_after_100", "once", "export", "status"):
-            print(f"  {key:<16} time {big[key]['seconds'] / small[key]['seconds']:.2f}x  peak {big[key]['peak_mb'] / small[key]['peak_mb']:.2f}x")
+            print(f"  {key:<16} time {big[key]['seconds'] / small[key]['seconds']:.2f}x  CPU {big[key]['cpu_s'] / small[key]['cpu_s']:.2f}x  "
+                  f"peak {big[key]['peak_mb'] / small[key]['peak_mb']:.2f}x")
 
 
 if __name__ == "__main__":
