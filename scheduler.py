@@ -57,7 +57,8 @@ def build(config: Config, store, full: bool = False) -> int:
     """Bring the feeds up to date with the store: only the feeds whose entries changed are read and rewritten."""
     from crawler.locks import FileLock
     from crawler.retention import prune
-    from feeds.build import build_from_store, remove_temp_files
+    from feeds.build import build_from_store
+    from feeds.write import remove_temp_files
 
     started = time.monotonic()
     prune(store, config.keep_days)  # before the build: pruned stories leave the feeds

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from crawler.config import CrawlConfig, SourceConfig
-from crawler.extract import Page, decode_html
+from crawler.extract.encoding import decode_html
+from crawler.extract.page import Page
 from crawler.pipelines import CanonicalizePipeline, CleanPipeline, SanitizePipeline
 from crawler.settings import USER_AGENT
 from crawler.store import EXPORT_KEYS

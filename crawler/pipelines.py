@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crawler.canonical import canonicalize, match_key
 from crawler.dedup import FULLER_BY, SAME_TEXT, NearSignature, compare, exact_fingerprint, looks_truncated, near_signature, probe_keys
-from crawler.extract import is_boilerplate
+from crawler.extract.text import is_boilerplate
 from crawler.items import Article
 from crawler.store import Batch, Store, story_id_for, utcnow
 from crawler.urlpolicy import same_site

@@ -50,7 +50,7 @@ def render_json_feed(
     hub: str | None = None,
     icon: str | None = None,
 ) -> bytes:
-    """Render ``feed`` (entries prepared by feeds.build, newest first) as JSON Feed 1.1 bytes."""
+    """Render ``feed`` (entries prepared by feeds.render, newest first) as JSON Feed 1.1 bytes."""
     document = {
         "version": JSONFEED_VERSION,
         "title": feed.title,

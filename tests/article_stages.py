@@ -7,7 +7,7 @@ from scrapy.exceptions import DropItem
 from scrapy.settings import Settings
 
 from crawler import settings as crawl_settings
-from crawler.extract import Page
+from crawler.extract.page import Page
 from crawler.items import Article
 from crawler.pageworker import Pages
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import feedparser
 from conftest import run_cli, write_config
 
-from feeds.build import entry_id
+from feeds.render import entry_id
 
 CORRECTION = "Correction: an earlier version of this article gave a wrong date for the meeting."
 

@@ -3,7 +3,8 @@ paragraphs, their pages articles, just as a page of space-separated words would 
 
 from __future__ import annotations
 
-from crawler.extract import Page, looks_like_article
+from crawler.extract.article import looks_like_article
+from crawler.extract.page import Page
 from crawler.extract_cli import extract_targets
 
 JAPANESE = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.extract import credit_authors, is_boilerplate
+from crawler.extract.text import credit_authors, is_boilerplate
 from crawler.extract_cli import extract_targets
 
 PROSE = [

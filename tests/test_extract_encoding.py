@@ -6,7 +6,7 @@ import pytest
 from local_pages import PageServer, page
 from scrapy.http import HtmlResponse
 
-from crawler.extract import Page
+from crawler.extract.page import Page
 from crawler.extract_cli import extract_targets
 
 CAFE_TITLE = "Café owners welcome the “riverside path” — at last"

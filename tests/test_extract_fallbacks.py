@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from crawler.extract import Page, densest_text
+from crawler.extract.markup import densest_text
+from crawler.extract.page import Page
 from crawler.extract_cli import extract_targets
 
 LINES = [

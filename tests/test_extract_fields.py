@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from local_pages import PAGES, page
 
-from crawler.extract import Page, clean_title, looks_like_article, parse_datetime, split_authors
+from crawler.extract.article import looks_like_article
+from crawler.extract.dates import parse_datetime
+from crawler.extract.page import Page
+from crawler.extract.text import clean_title, split_authors
 from crawler.extract_cli import extract_targets
 
 

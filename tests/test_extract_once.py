@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from crawler.extract import Page, extract_body
+from crawler.extract.cascade import extract_body
+from crawler.extract.page import Page
 
 GERMAN = [
     "Der Gemeinderat hat am Dienstag beschlossen, die alte Brücke über den Fluss abzureißen und neu zu bauen.",

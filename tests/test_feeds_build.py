@@ -1,4 +1,4 @@
-"""Tests of feeds.build: Atom, RSS, JSON Feed, OPML and index files, rewritten only on change."""
+"""Tests of feeds.build (with feeds.plan, feeds.render, feeds.write): Atom, RSS, JSON Feed, OPML and index files, rewritten only on change."""
 
 import json
 import uuid
@@ -9,7 +9,8 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feeds.build import build_feeds, entry_id, image_type
+from feeds.build import build_feeds
+from feeds.render import entry_id, image_type
 from feeds.topics import TopicRule
 
 BASE = "http://localhost:8080/"

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crawler.config import SourceConfig
-from crawler.extract import decode_html
+from crawler.extract.encoding import decode_html
 from crawler.items import Article
 from crawler.pipelines import CleanPipeline
 from crawler.spiders.generic import GenericSpider

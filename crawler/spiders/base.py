@@ -12,7 +12,10 @@ from scrapy.http import Response
 
 from crawler.canonical import canonicalize
 from crawler.config import SourceConfig
-from crawler.extract import Extracted, Page, extract_body, render_blocks, selected_fields
+from crawler.extract.blocks import Extracted, render_blocks
+from crawler.extract.cascade import extract_body
+from crawler.extract.page import Page
+from crawler.extract.selectors import selected_fields
 from crawler.items import Article
 from crawler.pageworker import PageWorker
 from crawler.store import Store, utcnow

@@ -11,7 +11,9 @@ import scrapy
 from scrapy.http import Response, XmlResponse
 
 from crawler.canonical import canonicalize
-from crawler.extract import Page, parse_datetime, split_authors
+from crawler.extract.dates import parse_datetime
+from crawler.extract.page import Page
+from crawler.extract.text import split_authors
 from crawler.items import Article
 from crawler.spiders.base import ArticleSpider
 

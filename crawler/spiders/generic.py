@@ -12,7 +12,8 @@ from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.response import get_base_url
 
 from crawler.canonical import canonicalize
-from crawler.extract import Page, looks_like_article
+from crawler.extract.article import looks_like_article
+from crawler.extract.page import Page
 from crawler.patterns import compile_pattern
 from crawler.spiders.base import ArticleSpider
 from crawler.store import Store, utcnow

@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from crawler.extract import Extracted, Page, body_blocks, extract_body, publisher_from, site_section
+from crawler.extract.article import site_section
+from crawler.extract.blocks import Extracted, body_blocks
+from crawler.extract.cascade import extract_body
+from crawler.extract.page import Page
+from crawler.extract.text import publisher_from
 from crawler.spiders.base import ArticleSpider
 
 __all__ = ["LimitedTimesSpider"]

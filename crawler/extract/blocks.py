@@ -1,0 +1,174 @@
+"""The block walk: an article container's paragraphs, headings, lists and tables, kept or set aside one by one."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+from urllib.parse import urljoin
+
+from lxml import etree
+from parsel import Selector
+
+from crawler.extract.dates import parse_datetime
+from crawler.extract.page import Page
+from crawler.extract.text import credit_authors, fold, is_boilerplate, publisher_from, word_count
+from crawler.extract.tree import select, string_of, xp
+from crawler.extract.vocabulary import BLOCK_TAGS, BLOCKS_XPATH, JUNK_CLASS, LEAD_IN, PROMOTION, SKIP_ANCESTORS, TAG_MARKS
+
+__all__ = ["PROMOTION_WORDS", "Extracted", "body_blocks", "is_junk", "render_blocks"]
+
+PROMOTION_WORDS = 60  # a closing line that asks for something is this short at most
+
+
+@dataclass
+class Extracted:
+    """The body of an article: kept blocks as (tag, inner_html, text)."""
+
+    blocks: list[tuple[str, str, str]]
+    publisher: str | None = None
+    credit: list[str] = field(default_factory=list)
+    link_lists: set[str] = field(default_factory=set)  # paragraphs set aside as links, not text (`fold` of each)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(text for _, _, text in self.blocks)
+
+
+def body_blocks(page: Page, body: Selector, remove: Iterable[str] = (), junk: bool = True) -> Extracted:
+    """Walk a body element's blocks; keep article text, set aside the credit and Source: lines."""
+    result = Extracted(blocks=[])
+    for css in remove:
+        for node in select(body, css):
+            if not isinstance(node.root, str):
+                node.drop()
+    languages = page.date_languages()
+    for node in xp(body.root, BLOCKS_XPATH):
+        if _nested(node, body.root, junk):
+            continue
+        tag = node.tag
+        text = _block_text(node)
+        if not text:
+            continue
+        publisher = publisher_from(text)
+        if publisher:
+            result.publisher = publisher
+            continue
+        credit = credit_authors(text)
+        if credit:
+            result.credit = credit
+            continue
+        if is_boilerplate(text) or _only_a_date(text, languages):
+            continue
+        if _links_not_text(node, tag, text):
+            result.link_lists.add(fold(text))
+            continue
+        result.blocks.append((tag, _inner_html(node, page), text))
+    while result.blocks and _promotion(result.blocks[-1][2]):  # "Follow us on …", "Sign up for our newsletter …"
+        result.blocks.pop()
+    return result
+
+
+def _links_not_text(node, tag: str, text: str) -> bool:
+    """A lead-in and a link ("Related: <a>…</a>"), or two or more links with nothing between them but separators
+    and tags ("<a>A</a> [VIDEO] | <a>B</a>"); a sentence with links in it ("<a>A</a> met <a>B</a>.") is text."""
+    if tag != "p" or len(text) > 400 or next(node.iter("a"), None) is None:
+        return False
+    links = [" ".join(string_of(a).split()) for a in xp(node, ".//a[@href]")]
+    if LEAD_IN.match(text):
+        linked = sum(c.isalnum() for link in links for c in link)
+        return linked >= 0.5 * sum(c.isalnum() for c in LEAD_IN.sub("", text, count=1))
+    if len(links) < 2:
+        return False
+    return not any(c.isalnum() for c in TAG_MARKS.sub(" ", _outside_links(node)))
+
+
+def _outside_links(element) -> str:
+    """The text of an element outside the links within it (a link around it, as on a card, does not count)."""
+    parts = [element.text or ""]
+    for child in element:
+        if isinstance(child.tag, str) and not (child.tag == "a" and child.get("href") is not None):
+            parts.append(_outside_links(child))
+        parts.append(child.tail or "")
+    return " ".join(parts)
+
+
+def _promotion(text: str) -> bool:
+    """A short closing line that asks the reader for something: "Follow us on …", "Sign up for our newsletter …"."""
+    return word_count(text) <= PROMOTION_WORDS and bool(PROMOTION.search(text))
+
+
+def _only_a_date(text: str, languages: list[str] | None = None) -> bool:
+    """A dateline block (`8. Januar 2022`, `2022年1月8日`, `Jan. 8, 2022 10:15`): metadata, not article text.
+
+    Read in `languages` only (the page's own and English) when the page declares one: a dateline is written in
+    the page's language, and asking dateparser in every language it knows cost a crawl more than fetching.
+    """
+    if len(text) > 40 or len(text.split()) > 6 or not re.search(r"\d", text):
+        return False
+    return parse_datetime(text, languages, anywhere=not languages) is not None
+
+
+def _block_text(element: Any) -> str:
+    """A block's text on one line; a list's items joined, scripts and styles left out."""
+    if element.tag in ("ul", "ol"):
+        items = (string_of(li) for li in xp(element, "./li"))
+        return " ".join(" ".join(text.split()) for text in items if text.strip()) or " ".join(" ".join(xp(element, ".//text()")).split())
+    return " ".join(" ".join(xp(element, ".//text()[not(ancestor::script or ancestor::style)]")).split())
+
+
+def _nested(element, body_root, junk: bool = True) -> bool:
+    """True when a block sits inside another kept block, a figure, aside, nav or a share/related/ad box below the body."""
+    if junk and is_junk(element):
+        return True
+    parent = element.getparent()
+    while parent is not None and parent is not body_root:
+        if parent.tag in BLOCK_TAGS or parent.tag in SKIP_ANCESTORS:
+            return True
+        if junk and is_junk(parent):
+            return True
+        parent = parent.getparent()
+    return False
+
+
+def is_junk(element: Any) -> bool:
+    """Hidden, or marked by its class or id as a share bar, related list, ad, newsletter box, … (vocabulary.JUNK_WORDS)."""
+    if not isinstance(element.tag, str):
+        return False
+    marks = f"{element.get('class', '')} {element.get('id', '')}"
+    if element.get("hidden") is not None or element.get("aria-hidden") == "true":
+        return True
+    if re.search(r"display\s*:\s*none", element.get("style", "")):
+        return True
+    return bool(marks.strip()) and bool(JUNK_CLASS.search(marks))
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # lxml refuses these in an attribute
+
+
+def _inner_html(root, page: Page) -> str:
+    """The block's inner markup with links made absolute (the sanitizer removes the rest)."""
+    for br in root.iter("br"):
+        br.tail = "\n" + _NOT_XML.sub("", br.tail or "")  # the HTML parser lets control characters through; lxml refuses them here
+    for element in root.iter("a", "img"):
+        attr = "href" if element.tag == "a" else "src"
+        value = element.get(attr)
+        if value:
+            element.set(attr, _NOT_XML.sub("", urljoin(page.url, value.strip())))
+    if root.tag in ("ul", "ol"):
+        items = [li for li in root if li.tag == "li"]
+        if items:  # one item a line, so that the text of neighbouring items never runs together
+            return "\n" + "\n".join(etree.tostring(li, encoding="unicode", method="html", with_tail=False) for li in items) + "\n"
+    parts = [escape(root.text)] if root.text else []
+    for child in root:
+        parts.append(etree.tostring(child, encoding="unicode", method="html", with_tail=True))
+    return "".join(parts)
+
+
+def render_blocks(blocks: list[tuple[str, str, str]]) -> tuple[str, str]:
+    """(content_html, content_text) of kept blocks."""
+    html = "\n".join(f"<{tag}>{inner}</{tag}>" for tag, inner, _ in blocks)
+    text = "\n\n".join(text for _, _, text in blocks)
+    return html, text

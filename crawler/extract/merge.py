@@ -1,0 +1,82 @@
+"""The trafilatura merge: its blocks, plus the running text of the page's own container that it missed."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from crawler.extract.blocks import Extracted
+from crawler.extract.text import MIN_ARTICLE_WORDS, fold, word_count
+from crawler.extract.vocabulary import TOKEN
+
+__all__ = ["COVERED", "TAIL_COVERED", "combine"]
+
+COVERED = 0.5  # share of trafilatura's text the container must hold to lend it paragraphs
+TAIL_COVERED = 0.8  # …and to cut trafilatura's trailing blocks that lie outside it
+_LINK_TEXT = re.compile(r"<a\b[^>]*>(.*?)</a>", re.S | re.I)
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def combine(own: Extracted, generic: Extracted) -> Extracted:
+    """Evidence from both: trafilatura's blocks, plus the prose of the page's own container that it missed.
+
+    The container's extra paragraphs count only when the container holds most of what trafilatura
+    found (then both point at the same article) and only when they read as running text.
+    """
+    publisher, credit = own.publisher or generic.publisher, own.credit or generic.credit
+    if own.link_lists:  # trafilatura drops links: what the page's markup shows to be a row of links goes here
+        generic = Extracted(blocks=[b for b in generic.blocks if fold(b[2]) not in own.link_lists], publisher=generic.publisher, credit=generic.credit)
+    if not generic.blocks:
+        own.publisher, own.credit = publisher, credit
+        return own if word_count(own.text) >= MIN_ARTICLE_WORDS else Extracted(blocks=[], publisher=publisher, credit=credit)
+    found = [_shingles(text) for _, _, text in generic.blocks]
+    everything: Counter = Counter()
+    where: dict[str, list[tuple[int, int]]] = {}  # shingle → (generic block, count): overlaps without a Counter per pair
+    for index, shingles in enumerate(found):
+        everything.update(shingles)
+        for gram, count in shingles.items():
+            where.setdefault(gram, []).append((index, count))
+    own_all = _shingles(own.text)
+    covered = sum((own_all & everything).values()) / max(1, sum(everything.values()))
+    if not own.blocks or covered < COVERED:
+        return Extracted(blocks=generic.blocks, publisher=publisher, credit=credit)
+    after: dict[int, list] = {}
+    last = -1
+    for block in own.blocks:
+        shingles = _shingles(block[2])
+        size = max(1, sum(shingles.values()))
+        overlap = [0] * len(found)  # of the block with each generic block: sum((shingles & found[i]).values())
+        for gram, count in shingles.items():
+            for index, theirs in where.get(gram, ()):
+                overlap[index] += min(count, theirs)
+        best = max(overlap)
+        if best / size >= 0.5:
+            last = max(last, overlap.index(best))  # the first best, as max() picks
+        elif sum((shingles & everything).values()) / size < 0.5 and _prose(block):
+            after.setdefault(last, []).append(block)
+    end = len(generic.blocks)
+    if covered >= TAIL_COVERED:  # trafilatura's trailing blocks outside the container: bios, boilerplate, teasers
+        while end > 0 and sum((found[end - 1] & own_all).values()) / max(1, sum(found[end - 1].values())) < 0.5:
+            end -= 1
+    blocks = list(after.get(-1, []))
+    for index, block in enumerate(generic.blocks[:end]):
+        blocks.append(block)
+        blocks += after.get(index, [])
+    return Extracted(blocks=blocks, publisher=publisher, credit=credit)
+
+
+def _prose(block: tuple[str, str, str]) -> bool:
+    """A paragraph of running text: long enough, few links, sentence punctuation, not shouting, no stray markup."""
+    tag, inner, text = block
+    if tag not in ("p", "blockquote") or word_count(text) < 25 or "<span" in text or "&lt;" in text:
+        return False
+    linked = sum(len(_TAGS.sub("", m)) for m in _LINK_TEXT.findall(inner))
+    letters = [c for c in text if c.isalpha()]
+    shouting = letters and sum(c.isupper() for c in letters) / len(letters) > 0.6
+    return linked / max(1, len(text)) < 0.25 and not shouting and bool(re.search(r"[.!?…:\"”»。！？]\W*$", text))
+
+
+def _shingles(text: str, n: int = 4) -> Counter:
+    """The text's word n-grams, counted."""
+    tokens = TOKEN.findall(text)
+    return Counter(" ".join(tokens[i:i + n]) for i in range(max(1, len(tokens) - n + 1)))
