@@ -144,7 +144,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
 
     store = check.table("store", data.get("store", {}))
     check.keys("store", store, {"url", "keep_days"})
-    store_url = _resolve_store_url(_store_url(check, check.string("store.url", store.get("url", "sqlite:///data/refeed.sqlite3"))), base)
+    store_url = check.string("store.url", store.get("url", "sqlite:///data/refeed.sqlite3"))
     keep_days = store.get("keep_days", 0)
     if not isinstance(keep_days, int) or isinstance(keep_days, bool) or not 0 <= keep_days <= MAX_KEEP_DAYS:
         check.fail(f"store.keep_days: expected a whole number of days from 0 (keep everything) to {MAX_KEEP_DAYS}, got {keep_days!r}")
@@ -196,6 +196,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
     for name in topic_names:
         if topic_names.count(name) > 1:
             check.fail(f'topic "{name}": name is used twice; names must be unique')
+    store_url = _resolve_store_url(_store_url(check, store_url), base)  # last: it imports SQLAlchemy (0.2 s)
     return Config(path=path, store_url=store_url, output=output, crawl=crawl, sources=sources, topics=topics, keep_days=keep_days)
 
 
