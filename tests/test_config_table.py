@@ -104,6 +104,9 @@ ROWS = [
     Row("redis-url-garbage", config("crawl", 'redis_url = "garbage"'), 'crawl.redis_url "garbage": Redis URL must specify', BOTH),
     Row("redis-url-http", config("crawl", 'redis_url = "http://x:6379/0"'), 'crawl.redis_url "http://x:6379/0": Redis URL must specify'),
     Row("redis-url-bad-port", config("crawl", 'redis_url = "redis://:secret@h:99999/0"'), 'crawl.redis_url "redis://:***@h:99999/0": Port out of range'),
+    Row("redis-unreachable", config("store", 'url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"').replace(
+        "concurrency = 4", f'redis_url = "redis://127.0.0.1:{DEAD_PORT}/0"'),
+        f'crawl.redis_url "redis://127.0.0.1:{DEAD_PORT}/0": cannot reach Redis', ("once",)),  # the PostgreSQL of the tests
     Row("redis-url-a-number", config("crawl", "redis_url = 6379"), "crawl.redis_url: expected a string, got 6379"),
     Row("parallel-sources-zero", config("crawl", "parallel_sources = 0"), "crawl.parallel_sources: expected a positive integer, got 0"),
     Row("parallel-sources-too-many", config("crawl", "parallel_sources = 101"), "crawl.parallel_sources: 101 is too large (at most 100)"),

@@ -60,12 +60,13 @@ def _options(parser) -> set[str]:
     return {option for action in parser._actions for option in action.option_strings}
 
 
-def test_every_command_and_flag_in_the_docs_exists():
+def test_every_command_and_flag_in_the_docs_and_deploy_files_exists():
     main = _parser()
     commands = next(a for a in main._actions if a.dest == "command").choices
     named = 0
-    for path in DOCS:
-        for snippet in code(path):
+    deploy = [(path, path.read_text(encoding="utf-8").splitlines()) for path in sorted((ROOT / "deploy").iterdir())]
+    for path, snippets in [(path, code(path)) for path in DOCS] + deploy:
+        for snippet in snippets:
             for verbose, command, rest in COMMAND.findall(snippet):
                 assert command in commands, f"{path.name}: `{snippet}`: no command {command!r}"
                 flags = set(re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", rest))
