@@ -277,9 +277,18 @@ def cmd_import(args) -> int:
     return EXIT_FAILED if report.bad else EXIT_OK
 
 
+# Libraries the extraction cascade calls, whose own log lines ("ERROR trafilatura.core: empty HTML tree", "WARNING
+# trafilatura.core: discarding data") speak of their internals: `extract` says itself, in one line, what a target
+# yielded. Shown with -v.
+EXTRACTION_LIBRARY_LOGGERS = ("trafilatura", "htmldate", "courlan", "justext", "readability")
+
+
 def cmd_extract(args) -> int:
     from crawler.extract_cli import extract_targets
 
+    if not args.verbose:
+        for name in EXTRACTION_LIBRARY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     config = None
     if args.config or Path("refeed.toml").is_file() or os.environ.get("REFEED_CONFIG"):
         config = load_config(args.config)

@@ -25,12 +25,24 @@ __all__ = [
     "parse_config",
     "parse_schedule",
     "sqlite_path",
+    "KEYS",
     "SPIDERS",
 ]
 
 SPIDERS = ("limitedtimes", "generic", "feed")
 FORMATS = ("atom", "rss", "json")
 SELECTOR_FIELDS = ("title", "body", "published", "authors", "section", "image", "remove")
+# Every key a refeed.toml may hold, by table (docs/configuration.md documents each; tests/test_docs.py checks both ways).
+KEYS = {
+    "": ("store", "output", "crawl", "source", "topic"),
+    "store": ("url", "keep_days"),
+    "output": ("dir", "base_url", "formats", "max_entries", "websub_hub", "host"),
+    "crawl": ("concurrency", "obey_robots", "user_agent", "redis_url", "redis_prefix", "recheck_hours", "run_timeout",
+              "download_timeout", "parallel_sources"),
+    "source": ("name", "spider", "start_urls", "schedule", "follow", "articles", "max_pages", "topics", "selectors"),
+    "source.selectors": SELECTOR_FIELDS,
+    "topic": ("name", "title", "keywords", "exclude"),
+}
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 DEFAULT_CONFIG = "refeed.toml"
 MAX_KEEP_DAYS = 36500
@@ -140,17 +152,17 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
     label = path.name if path else DEFAULT_CONFIG
     base = path.resolve().parent if path else Path.cwd()
     check = _Checker(label)
-    check.keys("", data, {"store", "output", "crawl", "source", "topic"})
+    check.keys("", data, KEYS[""])
 
     store = check.table("store", data.get("store", {}))
-    check.keys("store", store, {"url", "keep_days"})
-    store_url = _resolve_store_url(_store_url(check, check.string("store.url", store.get("url", "sqlite:///data/refeed.sqlite3"))), base)
+    check.keys("store", store, KEYS["store"])
+    store_url = check.string("store.url", store.get("url", "sqlite:///data/refeed.sqlite3"))
     keep_days = store.get("keep_days", 0)
     if not isinstance(keep_days, int) or isinstance(keep_days, bool) or not 0 <= keep_days <= MAX_KEEP_DAYS:
         check.fail(f"store.keep_days: expected a whole number of days from 0 (keep everything) to {MAX_KEEP_DAYS}, got {keep_days!r}")
 
     out = check.table("output", data.get("output", {}))
-    check.keys("output", out, {"dir", "base_url", "formats", "max_entries", "websub_hub", "host"})
+    check.keys("output", out, KEYS["output"])
     formats = tuple(check.strings("output.formats", out.get("formats", list(FORMATS))))
     for fmt in formats:
         if fmt not in FORMATS:
@@ -173,7 +185,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
     )
 
     crawl_t = check.table("crawl", data.get("crawl", {}))
-    check.keys("crawl", crawl_t, {"concurrency", "obey_robots", "user_agent", "redis_url", "redis_prefix", "recheck_hours", "run_timeout", "download_timeout", "parallel_sources"})
+    check.keys("crawl", crawl_t, KEYS["crawl"])
     crawl = CrawlConfig(
         concurrency=check.positive("crawl.concurrency", crawl_t.get("concurrency", 16), most=1_000),
         obey_robots=check.boolean("crawl.obey_robots", crawl_t.get("obey_robots", True)),
@@ -196,6 +208,7 @@ def parse_config(data: dict, path: Path | None = None) -> Config:
     for name in topic_names:
         if topic_names.count(name) > 1:
             check.fail(f'topic "{name}": name is used twice; names must be unique')
+    store_url = _resolve_store_url(_store_url(check, store_url), base)  # last: it imports SQLAlchemy (0.2 s)
     return Config(path=path, store_url=store_url, output=output, crawl=crawl, sources=sources, topics=topics, keep_days=keep_days)
 
 
@@ -205,7 +218,7 @@ def _source(check: _Checker, index: int, raw) -> SourceConfig:
     if not isinstance(name, str) or not SLUG.match(name):
         check.fail(f"source[{index}].name: {name!r} must match [a-z0-9-]+")
     where = f'source "{name}"'
-    check.keys(where, raw, {"name", "spider", "start_urls", "schedule", "follow", "articles", "max_pages", "topics", "selectors"})
+    check.keys(where, raw, KEYS["source"])
     spider = raw.get("spider", "generic")
     if spider not in SPIDERS:
         check.fail(f"{where}: spider {spider!r} is unknown (known: {', '.join(SPIDERS)})")
@@ -234,7 +247,7 @@ def _source(check: _Checker, index: int, raw) -> SourceConfig:
         if not SLUG.match(topic):
             check.fail(f"{where}: topics: {topic!r} must match [a-z0-9-]+")
     selectors = check.table(f"{where}: selectors", raw.get("selectors", {}))
-    check.keys(f"{where}: selectors", selectors, set(SELECTOR_FIELDS))
+    check.keys(f"{where}: selectors", selectors, KEYS["source.selectors"])
     for key, value in selectors.items():
         if key == "remove":
             expressions = check.strings(f"{where}: selectors.remove", value)
@@ -263,7 +276,7 @@ def _topic(check: _Checker, index: int, raw) -> TopicConfig:
     if not isinstance(name, str) or not SLUG.match(name) or name == "all":
         check.fail(f"topic[{index}].name: {name!r} must match [a-z0-9-]+ and not be \"all\"")
     where = f'topic "{name}"'
-    check.keys(where, raw, {"name", "title", "keywords", "exclude"})
+    check.keys(where, raw, KEYS["topic"])
     keywords = tuple(check.strings(f"{where}: keywords", raw.get("keywords")))
     if not keywords or not all(k.strip() for k in keywords):
         check.fail(f"{where}: keywords: give at least one non-empty keyword")
@@ -472,7 +485,7 @@ class _Checker:
     def fail(self, message: str):
         raise ConfigError(f"{self.label}: {message}")
 
-    def keys(self, where: str, table: dict, allowed: set[str]) -> None:
+    def keys(self, where: str, table: dict, allowed: tuple[str, ...]) -> None:
         for key in table:
             if key not in allowed:
                 place = f"{where}: " if where.startswith(("source ", "topic ")) else (f"[{where}] " if where else "")

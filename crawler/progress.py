@@ -43,6 +43,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.started = time.monotonic()
+        self.spider = None  # set when the crawl opens: its requests so far and its source's max_pages
         self._timer = task.LoopingCall(self.report)
 
     @classmethod
@@ -58,6 +59,7 @@ class Progress:
 
     def opened(self, spider):
         self.name = getattr(getattr(spider, "source", None), "name", spider.name)
+        self.spider = spider
         self.started = time.monotonic()
         self._timer.start(self.interval, now=False)
 
@@ -72,9 +74,22 @@ class Progress:
         c = counts(self.stats.get_stats())
         rate = c["pages"] / max(time.monotonic() - self.started, 1e-6)
         return (
-            f"{self.name}: {c['pages']} pages, {c['new']} new, {c['duplicates']} duplicate, "
+            f"{self.name}: {c['pages']} pages{self._budget()}, {c['new']} new, {c['duplicates']} duplicate, "
             f"{c['known'] + c['unchanged']} known, {c['skipped']} skipped, {c['errors']} errors, {rate:.1f} pages/s"
         )
+
+    def _budget(self) -> str:
+        """How far the run is through its source's max_pages: the pages requested so far (the least the run will
+        fetch, listings and articles) against the cap, which ends the run when reached."""
+        max_pages = getattr(getattr(self.spider, "source", None), "max_pages", None)
+        if not max_pages:
+            return ""
+        requested = getattr(self.spider, "scheduled", None)
+        if requested is None:
+            return f" (at most {max_pages})"
+        if self.stats.get_value("refeed/page_cap_reached"):
+            return f" ({requested} of at most {max_pages} requested: max_pages reached)"
+        return f" ({requested} of at most {max_pages} requested)"
 
     def report(self):
         if self.tty:

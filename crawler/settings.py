@@ -62,7 +62,6 @@ REFEED_BATCH_ITEMS = 50  # store commits at most this many articles at once…
 REFEED_BATCH_SECONDS = 1.0  # …or this much work, whichever comes first
 REFEED_MAX_ARTICLE_CHARS = 200_000  # article text beyond this is cut at a block boundary (and logged)
 REFEED_RECHECK_HOURS = 48.0  # stored articles first seen this recently are asked again (conditionally) for corrections
-REFEED_PROGRESS_INTERVAL = 2.0  # seconds between progress lines on stderr; 0 switches them off
 # Extraction and the pipeline in one child process beside the reactor (crawler/pageworker.py), on machines with
 # a core to spare; REFEED_PAGE_WORKER=0 keeps them in the crawler's process.
 def _environ(name: str, default: str, parse):
@@ -92,6 +91,16 @@ def _count(value: str) -> int:
     return int(value)
 
 
+def _seconds(value: str) -> float:
+    """expected a number of seconds, 0 or more"""
+    seconds = float(value)
+    if not 0 <= seconds < 86_400:  # also refuses nan and inf
+        raise ValueError(value)
+    return seconds
+
+
+# Seconds between progress lines on stderr (each with the pages requested against the source's max_pages); 0: none.
+REFEED_PROGRESS_INTERVAL = _environ("REFEED_PROGRESS_INTERVAL", "2", _seconds)
 # Pages waiting for the page worker, at most; when all wait, the crawler's process extracts the next one itself.
 REFEED_PAGE_WORKER_QUEUE = _environ("REFEED_PAGE_WORKER_QUEUE", "16", _count)
 REFEED_PAGE_WORKER = _environ("REFEED_PAGE_WORKER", "1" if (os.cpu_count() or 1) > 1 else "0", _switch)

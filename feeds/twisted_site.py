@@ -61,7 +61,10 @@ class _FeedFile(static.File):
             headers.setRawHeaders(b"if-none-match", [b" ".join(t for t in tags if t)])
             headers.removeHeader(b"if-modified-since")  # RFC 9110 13.2.2: If-None-Match takes precedence
         if request.setLastModified(stat.st_mtime) is http.CACHED or request.setETag(etag) is http.CACHED:
-            return b""
+            # Finished here: returning b"" would make twisted.web add "Content-Length: 0", which a 304 must not
+            # carry (RFC 9110 8.6: it would announce the size of the 200's body, not of nothing).
+            request.finish()
+            return server.NOT_DONE_YET
         if not gz:
             return super().render_GET(request)
         try:

@@ -161,6 +161,17 @@ def test_304_carries_the_validators(server):
     assert response.getheader("Content-Encoding") is None
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("accept_encoding", ["identity", "gzip"])
+def test_304_carries_no_content_length(server, method, accept_encoding):
+    first, _ = request(server, "/all.atom", headers={"Accept-Encoding": accept_encoding})
+    for validator in ({"If-None-Match": first.getheader("ETag")}, {"If-Modified-Since": first.getheader("Last-Modified")}):
+        response, body = request(server, "/all.atom", method, headers={"Accept-Encoding": accept_encoding, **validator})
+        assert response.status == 304 and body == b""
+        assert response.getheader("Content-Length") is None  # RFC 9110 8.6: none, or the body's the 200 would send
+        assert response.getheader("Transfer-Encoding") is None
+
+
 def test_changed_file_gets_a_new_etag(tmp_path):
     (tmp_path / "all.atom").write_bytes(ATOM)
     with FeedServer(tmp_path) as running:

@@ -82,6 +82,22 @@ def test_non_article_pages_yield_nothing(tmp_path):
     assert article["title"] == "Stadtrat beschließt neuen Radweg am Fluss"
 
 
+def test_extract_of_a_non_article_says_so_in_one_line_without_the_libraries_noise(tmp_path, sample_site):
+    from crawler.demo.server import SampleSiteServer
+
+    empty = b"<!DOCTYPE html><html><head><title>Coming soon</title></head><body><div></div></body></html>"
+    with SampleSiteServer(sample_site) as server:
+        server.fault("/soon.html", "body", status=200, body=empty, headers={"Content-Type": "text/html; charset=utf-8"})
+        target = server.url + "soon.html"
+        quiet = run_cli("extract", target, cwd=tmp_path)
+        verbose = run_cli("-v", "extract", target, cwd=tmp_path)
+    assert quiet.code == 1 and quiet.stdout == ""
+    errors = [line for line in quiet.stderr.splitlines() if " ERROR " in line or " WARNING " in line]
+    assert errors == [errors[0]] and errors[0].endswith(f"refeed: {target}: no article found"), quiet.stderr
+    assert "trafilatura" not in quiet.stderr and "Traceback" not in quiet.stderr
+    assert "trafilatura" in verbose.stderr  # -v still shows what the library said
+
+
 def test_selectors_override_fields_with_any_spider(tmp_path, sample_site):
     story = sample_site.stories()[0]
     _, _, body = sample_site.render(story.path, "http://127.0.0.1:9")
