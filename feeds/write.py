@@ -57,8 +57,9 @@ class BuildReport:
 # -- one file
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Atomically replace ``path`` with ``data`` unless it already holds exactly that; True if written."""
+def write_if_changed(path: Path, data: bytes, sync_folder: bool = True) -> bool:
+    """Atomically replace ``path`` with ``data`` unless it already holds exactly that; True if written.
+    ``sync_folder=False``: the caller makes the rename durable (one fsync of the folder for many files)."""
     try:
         if path.read_bytes() == data:
             return False
@@ -78,7 +79,8 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(path.parent)
+    if sync_folder:
+        _fsync_dir(path.parent)
     return True
 
 
@@ -150,7 +152,7 @@ class FeedFiles:
 
     def put(self, name: str, data: bytes) -> bool:
         """Write one file unless it already holds ``data``; True if written."""
-        if write_if_changed(self.options.out / name, data):
+        if write_if_changed(self.options.out / name, data, sync_folder=False):  # the folder once, in finish()
             self.report.written.append(name)
             logger.debug("wrote %s", name)
             return True
@@ -194,6 +196,8 @@ class FeedFiles:
         for name, data in render_listings(options, [listings[slug] for slug in order], modified):
             self.put(name, data)
         report.removed = _remove_stale(options.out, {name for slug in self.built for name in options.names(slug)}, options.formats)
+        if report.written or report.removed:  # every rename and removal of this build made durable at once
+            _fsync_dir(options.out)
         if options.hub:
             changed = [urljoin(options.base_url, name) for result in report.feeds for name in result.written]
             report.pinged = ping_hub(options.hub, changed)
