@@ -240,7 +240,7 @@ def cmd_export(args) -> int:
 def cmd_import(args) -> int:
     """export's JSON lines back into the store: backup and restore, or from one store to another."""
     from crawler.importer import import_lines, numbered
-    from feeds.catalog import take_in
+    from feeds.catalog import index_new, take_in
 
     config = load_config(args.config)
     check_paths(config)
@@ -265,8 +265,12 @@ def cmd_import(args) -> int:
 
     started = time.monotonic()
     try:
-        report = import_lines(store, numbered(inputs()), bad, progress)
-        take_in(store, topic_rules(config), progress)  # the stories' feeds, so that the next build is incremental
+        # Each story's feeds are decided as it is stored, so that the next build is incremental: first what waits,
+        # and the rules recorded (on a new store: at once), then every batch in its transaction, then any replaced.
+        rules = topic_rules(config)
+        take_in(store, rules, progress)
+        report = import_lines(store, numbered(inputs()), bad, progress, index=index_new(rules))
+        take_in(store, rules, progress)
     finally:
         store.close()
     seconds = time.monotonic() - started

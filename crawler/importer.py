@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from crawler.dedup import exact_fingerprint, lead_keys, near_signature
 from crawler.pipelines import content_hash_of, sanitize_html
@@ -28,6 +29,7 @@ BATCH = 500  # lines a transaction: a kill loses at most these, memory stays fla
 _TEXT_KEYS = ("title", "summary", "content_html", "content_text")
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 _OPTIONAL_TEXT = ("publisher", "language", "image", "image_caption", "site")
+Index = Callable[[Connection, list[str]], None]  # decides the feeds of stories just stored, in their transaction
 
 
 class BadLine(ValueError):
@@ -128,10 +130,16 @@ def _prepared(lines: list[tuple[int, str]], now: datetime) -> list[tuple[int, ob
     return done
 
 
-def _store(store: Store, stories_: list[tuple], report: ImportReport) -> None:
+def _store(store: Store, stories_: list[tuple], report: ImportReport, index: Index | None = None) -> None:
     """One transaction for a batch of keyed lines: a line with a stored id replaces that story, others are new.
     New stories' dedup keys go to the staging tables; they are moved into place before a story is replaced (its
-    keys may be among them) and when the import ends."""
+    keys may be among them) and when the import ends. `index(conn, ids)`: the new stories' feeds decided in the
+    same transaction (otherwise they are marked changed, for the next take_in)."""
+    def insert(conn, new: list[tuple]) -> None:
+        Store.insert_stories(conn, new, staged=True, changed=index is None)
+        if index is not None and new:
+            index(conn, [row["id"] for row, *_ in new])
+
     def write(conn):
         given = [row["id"] for row, *_ in stories_ if row["id"]]
         stored = set(conn.execute(select(stories.c.id).where(stories.c.id.in_(given))).scalars()) if given else set()
@@ -142,7 +150,7 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport) -> None:
         new, inserted, replaced = [], 0, 0
         for row, bands, keys, urls in stories_:
             if row["id"] and row["id"] in taken and row["id"] not in stored:  # the same id twice in this batch:
-                Store.insert_stories(conn, new, staged=True)  # the earlier line stored first, the later one replaces it
+                insert(conn, new)  # the earlier line stored first, the later one replaces it
                 inserted, new = inserted + len(new), []
                 stored.add(row["id"])
             if row["id"] in stored:
@@ -156,7 +164,7 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport) -> None:
                 row["id"] = _free_id(row["url"], taken)
             taken.add(row["id"])
             new.append((row, bands, keys, urls))
-        Store.insert_stories(conn, new, staged=True)
+        insert(conn, new)
         return inserted + len(new), replaced
 
     new, replaced = _while_locked(lambda: _in_transaction(store, write))
@@ -204,6 +212,7 @@ def import_lines(
     on_bad: Callable[[int, str], None],
     progress: Callable[[str], None],
     workers: int | None = None,
+    index: Index | None = None,
 ) -> ImportReport:
     """Store every good line in batches of BATCH, each its own transaction, in the order given; on_bad(number, why)
     for the others. Parsing, sanitizing and signing run in `workers` processes (default: one a core) with at most
@@ -225,7 +234,7 @@ def import_lines(
             else:
                 good.append(result)  # type: ignore[arg-type]  # (row, bands, keys, urls) when not a BadLine
         if good:
-            _store(store, good, report)
+            _store(store, good, report, index)
         if time.monotonic() - told >= 5:
             told = time.monotonic()
             stored = report.new + report.replaced

@@ -357,10 +357,11 @@ class Store:
         Store.changed(conn, row["id"])
 
     @staticmethod
-    def insert_stories(conn: Connection, new: list[tuple[dict, list[int], list[int], list[str]]], staged: bool = False) -> None:
+    def insert_stories(conn: Connection, new: list[tuple[dict, list[int], list[int], list[str]]], staged: bool = False, changed: bool = True) -> None:
         """Many new stories at once (import): each (row, LSH bands, teaser keys, all its URLs in order), one
         statement a table. A URL (or spelling of it) that another story holds already stays that story's.
-        `staged`: their bands and teaser keys wait in the staging tables until `merge_staged`."""
+        `staged`: their bands and teaser keys wait in the staging tables until `merge_staged`. `changed=False`:
+        not marked for the feed index (the caller indexes them itself)."""
         if not new:
             return
         upserts = _upserts(conn)
@@ -377,7 +378,8 @@ class Store:
               [(i, h, row["id"]) for row, story_bands, _, _ in new for i, h in enumerate(story_bands)])
         _bulk(conn, staged_lead_keys if staged else lead_keys_table, ("hash", "story_id"),
               [(k, row["id"]) for row, _, keys, _ in new for k in dict.fromkeys(keys)])
-        conn.execute(upserts.changed, [{"story_id": row["id"], "mark": random.getrandbits(63)} for row, _, _, _ in new])
+        if changed:
+            conn.execute(upserts.changed, [{"story_id": row["id"], "mark": random.getrandbits(63)} for row, _, _, _ in new])
 
     @staticmethod
     def staged(conn: Connection) -> bool:

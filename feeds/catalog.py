@@ -244,6 +244,18 @@ def take_in(store: Store, rules: Iterable[TopicRule], progress: Callable[[str], 
         done += len(batch)
 
 
+def index_new(rules: Iterable[TopicRule]) -> Callable[[Connection, list[str]], None]:
+    """For `import`: decide the feeds of stories it has just stored, in its own transaction, while their rows are
+    at hand (call take_in first, so that the rules are recorded and nothing older waits)."""
+    rules, told = tuple(rules), set[str]()
+
+    def index(conn: Connection, ids: list[str]) -> None:
+        rows = conn.execute(_ROWS.where(stories.c.id.in_(bindparam("ids", expanding=True))), {"ids": ids}).all()
+        _index(conn, list(rows), rules, all_dirty=True, told=told)
+
+    return index
+
+
 def _redecide_all(store: Store, rules: tuple[TopicRule, ...], progress: Callable[[str], None], told: set[str]) -> int:
     """Every story's feeds decided again (new topic rules, or a store from before the feed index), in id order."""
     with store.reader() as conn:

@@ -23,7 +23,7 @@ from crawler.dedup import lead_keys, near_signature
 from crawler.demo.archive import archive_lines
 from crawler.importer import import_lines
 from crawler.retention import prune
-from crawler.store import SCHEMA_VERSION, Store, lead_keys_table, near_bands, stories, story_id_for, story_topics
+from crawler.store import SCHEMA_VERSION, Store, changed_stories, lead_keys_table, near_bands, stories, story_id_for, story_topics
 from feeds import catalog
 from feeds.build import build_feeds, build_from_store
 from feeds.topics import TopicRule, slugify, topics_of
@@ -403,3 +403,19 @@ def _count_of(database: Path, table: str) -> int:
             return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         except sqlite3.OperationalError:  # not made yet
             return 0
+
+
+def test_import_decides_each_storys_feeds_as_it_stores_it(store, tmp_path):
+    """`import` (as the command runs it) indexes every batch in its own transaction: nothing waits as changed when
+    it ends, and the feeds built from that index are those of every story."""
+    catalog.take_in(store, RULES)
+    lines = list(archive_lines(1200, seed=7, start=datetime(2025, 1, 1, tzinfo=UTC), days=30))
+    report = import_lines(store, enumerate(lines, 1), on_bad=pytest.fail, progress=lambda _: None, workers=1,
+                          index=catalog.index_new(RULES))
+    assert report.new == 1200
+    with store.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(changed_stories)).scalar_one() == 0
+    assert catalog.take_in(store, RULES) == 0
+    build_from_store(store, tmp_path / "public", BASE, rules=RULES)
+    build_feeds(store.articles(), tmp_path / "every", BASE, rules=RULES)
+    assert files(tmp_path / "public") == files(tmp_path / "every")
