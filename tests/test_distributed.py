@@ -188,3 +188,50 @@ def test_workers_killed_at_random_over_rounds_lose_no_story(tmp_path, small_site
             client.delete(*client.keys(f"{prefix}:*") or ["-"])
     stored = [json.loads(line) for line in export.stdout.splitlines()]
     assert len(stored) == len({a["id"] for a in stored}) == len(small_site.stories())
+
+
+def test_a_link_the_killed_worker_held_is_asked_again_from_a_listing_that_carries_it(tmp_path):
+    """Issue 15's finding 1, step by step, on one worker: it reads article Y, which links X, then listing L, which
+    links X too, and is SIGKILLed while X is in flight. Next round L answers 304 and replays its links: X must be
+    among them although this worker had queued X from Y before it read L. (Y, a stored article, answers 304 and
+    follows nothing.) Before L remembered every link it carries, X was never asked again."""
+    import threading
+
+    import psycopg
+    from local_pages import PageServer, page
+
+    html = "text/html; charset=utf-8"
+    links = "".join(f'<p><a href="/{name}.html">{name}</a></p>' for name in ("y", "list"))
+    pages = {
+        "/": (html, f"<html><body><h1>Home</h1>{links}</body></html>".encode()),
+        "/y.html": (html, page("de_article.html").replace(b"</article>", b'<p><a href="/x.html">More</a></p></article>', 1)),
+        "/list.html": (html, b'<html><body><h1>List</h1><p><a href="/x.html">X</a></p><p><a href="/y.html">Y</a></p></body></html>'),
+        "/x.html": (html, page("es_article.html")),
+    }
+    list_answers = threading.Event()
+    client, prefix = redis_or_skip()
+    with fresh_database() as store_url, PageServer(pages, trickle={"/x.html"}, held={"/list.html": list_answers}, etags=True) as server:
+        generic_config(tmp_path, server.url, store_url, REDIS, prefix)
+        workers = Workers(tmp_path, 1, prefix, client)
+        database = psycopg.connect(store_url.replace("+psycopg", ""), autocommit=True)
+
+        def list_remembered(requests) -> bool:
+            if "/x.html" in requests:  # Y was read, X is in flight: now L
+                list_answers.set()
+            return database.execute("SELECT 1 FROM http_validators WHERE url = %s", (server.url + "list.html",)).fetchone() is not None
+
+        try:
+            workers.wait_ready(1)
+            code, stderr, mid_round = killed_round(workers, server.requests, list_remembered, [0])
+            assert mid_round and "stopped beating" in stderr, stderr[-3000:]
+            server.trickle.clear()
+            server.requests.clear()
+            again = run_cli("once", cwd=tmp_path, timeout=120)
+            assert again.code == 0, again.stderr[-3000:]
+            export = run_cli("export", cwd=tmp_path)
+        finally:
+            database.close()
+            workers.stop()
+            client.delete(*client.keys(f"{prefix}:*") or ["-"])
+    assert sorted(server.requests) == ["/", "/list.html", "/x.html", "/y.html"]  # / and L answer 304, Y too (a leaf)
+    assert sorted(url for line in export.stdout.splitlines() for url in json.loads(line)["urls"]) == [server.url + "x.html", server.url + "y.html"]
