@@ -35,6 +35,9 @@ REDIRECT_MAX_TIMES = 5
 # networks only for sources that live there; checked for every request before robots.txt is even asked
 DOWNLOADER_MIDDLEWARES = {"crawler.urlpolicy.UrlPolicyMiddleware": 50}
 REFEED_URL_POLICY = True
+# the address a download connects to is checked too: a name may answer otherwise than when the middleware asked
+TWISTED_DNS_RESOLVER = "crawler.urlpolicy.PolicyResolver"
+REFEED_NAMESERVERS = os.environ.get("REFEED_NAMESERVERS", "")  # "host:port, …": these DNS servers, not the system's
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 

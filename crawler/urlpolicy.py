@@ -10,8 +10,16 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.resolver import CachingThreadedResolver
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.reactor import is_reactor_installed
+from twisted.internet.error import DNSLookupError
+from twisted.names import client, dns
+from twisted.names.error import DNSQueryTimeoutError, DomainError, ResolverError
 
-__all__ = ["UrlPolicy", "UrlPolicyMiddleware", "network", "same_site", "site"]
+from crawler.config import ConfigError
+
+__all__ = ["PolicyResolver", "UrlPolicy", "UrlPolicyMiddleware", "network", "same_site", "site"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,9 +127,12 @@ class UrlPolicyMiddleware:
     """Downloader middleware: every request, redirects included, passes the spider's UrlPolicy.
 
     A request whatever its origin (start URL, link, feed item, robots.txt) must be http(s) on an address the
-    source may reach; a redirect must stay on the site of the URL that answered it. A host name other than the
-    start URLs' is resolved first: a name that points at this machine or a private network is refused like the
-    address itself, unless the source's own names point there too. Off with REFEED_URL_POLICY.
+    source may reach; a redirect must stay on the site of the URL that answered it. The source may reach the public
+    network and the networks its start URLs are on, their names resolved the first time (then kept for the crawl:
+    a source's own name that later points elsewhere does not take it there). A host name other than the start URLs'
+    is resolved first and refused when it points at another network. That look-up is not the download's: the
+    PolicyResolver checks the address the download then connects to against the same networks (a name may answer
+    otherwise a moment later). Off with REFEED_URL_POLICY.
     """
 
     def __init__(self, crawler, stats=None):
@@ -152,22 +163,131 @@ class UrlPolicyMiddleware:
         raise IgnoreRequest(f"refused {request.url}: {reason}")
 
     async def _resolved_refusal(self, policy: UrlPolicy, url: str) -> str | None:
-        host = site(url)[0]
-        if host in policy.hosts or _address(host.strip("[]")) is not None:
-            return None  # the source's own names, and addresses (already judged as such)
-        allowed = set(policy.networks)
+        host = (site(url) or ("", None))[0]
+        if _address(host.strip("[]")) is not None:
+            return None  # an address, already judged as such
+        reach = await self._reachable(policy)
+        if host not in policy.hosts:
+            refused = sorted(await self._kinds_of(host) - reach)
+            if refused:
+                return f"{host} resolves to a {refused[0]} address, and the source is not on one"
+        resolver = installed_resolver()
+        if resolver is not None:
+            resolver.allow(host, reach)  # the download connects only to an address on these
+        return None
+
+    async def _reachable(self, policy: UrlPolicy) -> set[str]:
+        """The networks the source may reach: public, and those its start URLs are on."""
+        reach = set(policy.networks)
         for own in policy.hosts:
-            allowed |= await self._kinds_of(own)
-        refused = sorted(await self._kinds_of(host) - allowed)
-        return f"{host} resolves to a {refused[0]} address, and the source is not on one" if refused else None
+            reach |= await self._kinds_of(own)
+        return reach
 
     async def _kinds_of(self, host: str) -> frozenset[str]:
-        """The networks a host name's addresses are on (as the resolver answers now; remembered for the crawl)."""
+        """The networks a host name's addresses are on (as the resolver answers first; remembered for the crawl)."""
         kinds = self._kinds.get(host)
         if kinds is None:
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-            except OSError:  # does not resolve: the download fails on its own
-                infos = []
-            kinds = self._kinds[host] = frozenset(network(info[4][0].partition("%")[0]) for info in infos) | {network(host)}
+            if _address(host.strip("[]")) is not None:
+                return frozenset({network(host)})
+            resolver = installed_resolver()
+            addresses = await (resolver.addresses(host) if resolver is not None else system_addresses(host))
+            kinds = frozenset(map(network, addresses)) | {network(host)}
+            if addresses:  # a failed look-up is tried again next time
+                self._kinds[host] = kinds
         return kinds
+
+
+async def system_addresses(host: str) -> list[str]:
+    """Every address the system's resolver gives a name (none when it does not resolve)."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:  # does not resolve: the download fails on its own
+        return []
+    return [str(info[4][0]).partition("%")[0] for info in infos]
+
+
+def installed_resolver() -> PolicyResolver | None:
+    """The PolicyResolver this process's reactor connects with, if it is the one (TWISTED_DNS_RESOLVER)."""
+    if not is_reactor_installed():
+        return None
+    from twisted.internet import reactor
+
+    resolver = getattr(reactor, "resolver", None)
+    return resolver if isinstance(resolver, PolicyResolver) else None
+
+
+class PolicyResolver(CachingThreadedResolver):
+    """Scrapy's caching resolver, with every answer checked before a download connects to it.
+
+    A name may lead a connection only to an address on a network the UrlPolicyMiddleware allowed it: the public
+    one, unless a source that lives elsewhere asked for the name. Anything else (DNS rebinding: a name that answered
+    a public address when the middleware checked it and answers 127.0.0.1 now) is refused and logged, and the
+    download fails as if the name did not resolve. Addresses written as such in a URL are the middleware's alone.
+
+    REFEED_NAMESERVERS ("host:port, …") asks those DNS servers instead of the system's resolver, for the
+    middleware's look-ups and the downloads' alike. Off with REFEED_URL_POLICY, as the middleware.
+    """
+
+    def __init__(self, reactor, cache_size: int, timeout: float, nameservers: Iterable[tuple[str, int]] = (), enforce: bool = True):
+        super().__init__(reactor, cache_size, timeout)
+        self.names = client.Resolver(servers=list(nameservers), reactor=reactor) if nameservers else None
+        self.enforce = enforce
+        self._allowed: dict[str, set[str]] = {}  # host name → the networks its addresses may be on
+
+    @classmethod
+    def from_crawler(cls, crawler, reactor):
+        settings = crawler.settings
+        cache_size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
+        nameservers = [_nameserver(value) for value in settings.getlist("REFEED_NAMESERVERS")]
+        return cls(reactor, cache_size, settings.getfloat("DNS_TIMEOUT"), nameservers, settings.getbool("REFEED_URL_POLICY", True))
+
+    def allow(self, host: str, kinds: Iterable[str]) -> None:
+        """Let `host` lead to addresses on these networks (added to what other sources allowed it)."""
+        self._allowed.setdefault(_name(host), set()).update(kinds)
+
+    async def addresses(self, host: str) -> list[str]:
+        """Every IPv4 address `host` has now, unchecked (none when it does not resolve)."""
+        if self.names is None:
+            return await system_addresses(host)
+        try:
+            answers, _, _ = await maybe_deferred_to_future(self.names.lookupAddress(host, (self.timeout,)))
+        except (DomainError, DNSQueryTimeoutError, ResolverError):
+            return []
+        return [answer.payload.dottedQuad() for answer in answers if answer.type == dns.A]
+
+    def getHostByName(self, name: str, timeout=()):  # noqa: N802 - Twisted's naming
+        if self.names is None:
+            found = super().getHostByName(name, timeout)
+        else:
+            found = self.names.getHostByName(name, (self.timeout,))
+            found.addErrback(_not_found, name)
+        if self.enforce:
+            found.addCallback(self._checked, name)
+        return found
+
+    def _checked(self, address: str, name: str) -> str:
+        if _address(name.strip("[]")) is not None:
+            return address
+        kind, allowed = network(address), self._allowed.get(_name(name), {"public"})
+        if kind in allowed:
+            return address
+        logger.warning("refused to connect to %s at %s: a %s address, and the source is not on one", name, address, kind)
+        raise DNSLookupError(f"{name} resolves to a {kind} address ({address}), and the source is not on one")
+
+
+def _name(host: str) -> str:
+    return host.rstrip(".").lower()
+
+
+def _not_found(failure, name: str):
+    failure.trap(DomainError, DNSQueryTimeoutError, ResolverError)
+    raise DNSLookupError(f"{name}: {failure.value}")
+
+
+def _nameserver(value: str) -> tuple[str, int]:
+    """"127.0.0.1:5353" → ("127.0.0.1", 5353); the port is 53 when left out."""
+    host, _, port = value.strip().partition(":")
+    port = port or "53"
+    if not isinstance(_address(host), ipaddress.IPv4Address) or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"environment: REFEED_NAMESERVERS={value!r}: an IPv4 address with an optional :port, comma-separated")
+    return host, int(port)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,12 +14,16 @@ PAGES = Path(__file__).resolve().parent / "data" / "pages"
 class PageServer:
     """`pages` maps a path to (content_type, body bytes), `redirects` a path to the Location of a 302; a path in
     `trickle` answers 200 and then one byte a second, for as long as the client waits; anything else is a 404.
-    `requests` logs every path; `started` is set when a trickle began."""
+    A path in `held` is answered once its event is set (at most a minute later). With `etags`, a page carries an
+    ETag and answers 304 to a request that names it. `requests` logs every path; `started` is set when a trickle began."""
 
-    def __init__(self, pages: dict[str, tuple[str, bytes]] | None = None, redirects: dict[str, str] | None = None, trickle: set[str] = frozenset()):
+    def __init__(self, pages: dict[str, tuple[str, bytes]] | None = None, redirects: dict[str, str] | None = None, trickle: set[str] = frozenset(),
+                 held: dict[str, threading.Event] | None = None, etags: bool = False):
         self.pages = dict(pages or {})
         self.redirects = dict(redirects or {})
         self.trickle = set(trickle)
+        self.held = dict(held or {})
+        self.etags = etags
         self.started = threading.Event()
         self._stopping = threading.Event()
         self.requests: list[str] = []
@@ -32,6 +37,8 @@ class PageServer:
 
             def do_GET(self):  # noqa: N802 - http.server's naming
                 owner.requests.append(self.path)
+                if self.path in owner.held:
+                    owner.held[self.path].wait(60)
                 if self.path in owner.trickle:
                     self._trickle()
                     return
@@ -43,7 +50,12 @@ class PageServer:
                     return
                 found = owner.pages.get(self.path) or owner.pages.get(urlsplit(self.path).path)
                 status, (content_type, body) = (200, found) if found else (404, ("text/html; charset=utf-8", b"<h1>Not found</h1>"))
+                etag = f'"{hashlib.sha1(body).hexdigest()[:16]}"' if owner.etags and found else None
+                if etag is not None and self.headers.get("If-None-Match") == etag:
+                    status, body = 304, b""
                 self.send_response(status)
+                if etag is not None:
+                    self.send_header("ETag", etag)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -75,6 +87,8 @@ class PageServer:
 
     def __exit__(self, *exc) -> None:
         self._stopping.set()
+        for event in self.held.values():
+            event.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)

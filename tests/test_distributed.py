@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,6 +15,7 @@ import pytest
 from conftest import ROOT, run_cli, write_config
 from test_store_postgres import REDIS, fresh_database, redis_or_skip
 
+from crawler.demo.cluster import Workers, after_paths, article_gets, generic_config, killed_round, random_victims
 from crawler.spiders.limitedtimes import ARTICLE_PATH
 
 
@@ -27,49 +26,6 @@ def distributed_config(directory: Path, site_url: str, store_url: str, prefix: s
     text = text.replace("[crawl]\nconcurrency = 8", f'[crawl]\nconcurrency = 8\nredis_url = "{REDIS}"\nredis_prefix = "{prefix}"')
     path.write_text(text, encoding="utf-8")
     return path
-
-
-class Workers:
-    """`scheduler.py worker` processes on a configuration, each logging to its own file."""
-
-    def __init__(self, directory: Path, count: int, prefix: str, client):
-        self.directory = directory
-        self.prefix = prefix
-        self.client = client
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("REFEED_CONFIG", None)
-        self.logs = [directory / f"worker{n}.log" for n in range(count)]
-        self.processes = []
-        for log in self.logs:
-            with log.open("w") as out:  # the child keeps its own copy of the descriptor
-                self.processes.append(subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "worker"], cwd=directory, env=env, stdout=out, stderr=subprocess.STDOUT))
-
-    def wait_ready(self, count: int, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.client.smembers(f"{self.prefix}:workers")) < count:
-            assert time.monotonic() < deadline, self.output()
-            assert all(p.poll() is None for p in self.processes), self.output()
-            time.sleep(0.1)
-
-    def output(self) -> str:
-        return "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in self.logs)
-
-    def stop(self) -> list[int]:
-        for p in self.processes:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        codes = []
-        for p in self.processes:
-            try:
-                codes.append(p.wait(timeout=30))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                codes.append(p.wait())
-        return codes
-
-
-def article_gets(requests) -> Counter:
-    return Counter(path for method, path, status in requests if method == "GET" and status == 200 and ARTICLE_PATH.match(urlsplit(path).path))
 
 
 def entries(directory: Path, name: str, republished: set[str]) -> tuple[list[tuple[str, str, str]], int]:
@@ -215,33 +171,15 @@ def test_workers_killed_at_random_over_rounds_lose_no_story(tmp_path, small_site
     rng = random.Random(15)
     client, prefix = redis_or_skip()
     with fresh_database() as store_url, SampleSiteServer(small_site) as server:
-        (tmp_path / "refeed.toml").write_text(
-            f'[store]\nurl = "{store_url}"\n[output]\ndir = "public"\nbase_url = "http://feeds.example.test/"\n'
-            f'[crawl]\nconcurrency = 8\nobey_robots = false\nredis_url = "{REDIS}"\nredis_prefix = "{prefix}"\n'
-            f'[[source]]\nname = "generic"\nspider = "generic"\nstart_urls = ["{server.url}"]\nmax_pages = 2000\n',
-            encoding="utf-8",
-        )
+        generic_config(tmp_path, server.url, store_url, REDIS, prefix)
         workers = Workers(tmp_path, 3, prefix, client)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         try:
             workers.wait_ready(3)
             for _ in range(3):
                 server.requests.clear()
-                once = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "once"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
-                point, deadline = rng.randrange(1, 4), time.monotonic() + 120
-                # the moment listings are in flight: after the point-th further page of a section was asked
-                while sum("?page=" in path for _, path, _ in list(server.requests)) < point and once.poll() is None:
-                    assert time.monotonic() < deadline, workers.output()
-                    time.sleep(0.01)
-                victims = rng.sample(range(len(workers.processes)), rng.randrange(1, len(workers.processes) + 1))
-                for victim in victims:
-                    workers.processes[victim].kill()
-                    workers.processes[victim].wait()
-                    with workers.logs[victim].open("a") as out:  # a new worker in its place, as systemd would start one
-                        workers.processes[victim] = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "worker"], cwd=tmp_path,
-                                                                     env=env, stdout=out, stderr=subprocess.STDOUT)
-                _, stderr = once.communicate(timeout=180)
-                assert once.returncode in (0, 1), stderr[-3000:]  # a round that lost its only listing may find nothing new
+                moment = after_paths(rng.randrange(1, 4), "?page=")  # listings in flight: further pages of sections asked
+                code, stderr, _ = killed_round(workers, server.requests, moment, random_victims(rng, len(workers.processes)))
+                assert code in (0, 1), stderr[-3000:]  # a round that lost its only listing may find nothing new
             last = run_cli("once", cwd=tmp_path, timeout=180)
             assert last.code == 0, last.stderr[-3000:]
             export = run_cli("export", cwd=tmp_path)
@@ -250,3 +188,50 @@ def test_workers_killed_at_random_over_rounds_lose_no_story(tmp_path, small_site
             client.delete(*client.keys(f"{prefix}:*") or ["-"])
     stored = [json.loads(line) for line in export.stdout.splitlines()]
     assert len(stored) == len({a["id"] for a in stored}) == len(small_site.stories())
+
+
+def test_a_link_the_killed_worker_held_is_asked_again_from_a_listing_that_carries_it(tmp_path):
+    """Issue 15's finding 1, step by step, on one worker: it reads article Y, which links X, then listing L, which
+    links X too, and is SIGKILLed while X is in flight. Next round L answers 304 and replays its links: X must be
+    among them although this worker had queued X from Y before it read L. (Y, a stored article, answers 304 and
+    follows nothing.) Before L remembered every link it carries, X was never asked again."""
+    import threading
+
+    import psycopg
+    from local_pages import PageServer, page
+
+    html = "text/html; charset=utf-8"
+    links = "".join(f'<p><a href="/{name}.html">{name}</a></p>' for name in ("y", "list"))
+    pages = {
+        "/": (html, f"<html><body><h1>Home</h1>{links}</body></html>".encode()),
+        "/y.html": (html, page("de_article.html").replace(b"</article>", b'<p><a href="/x.html">More</a></p></article>', 1)),
+        "/list.html": (html, b'<html><body><h1>List</h1><p><a href="/x.html">X</a></p><p><a href="/y.html">Y</a></p></body></html>'),
+        "/x.html": (html, page("es_article.html")),
+    }
+    list_answers = threading.Event()
+    client, prefix = redis_or_skip()
+    with fresh_database() as store_url, PageServer(pages, trickle={"/x.html"}, held={"/list.html": list_answers}, etags=True) as server:
+        generic_config(tmp_path, server.url, store_url, REDIS, prefix)
+        workers = Workers(tmp_path, 1, prefix, client)
+        database = psycopg.connect(store_url.replace("+psycopg", ""), autocommit=True)
+
+        def list_remembered(requests) -> bool:
+            if "/x.html" in requests:  # Y was read, X is in flight: now L
+                list_answers.set()
+            return database.execute("SELECT 1 FROM http_validators WHERE url = %s", (server.url + "list.html",)).fetchone() is not None
+
+        try:
+            workers.wait_ready(1)
+            code, stderr, mid_round = killed_round(workers, server.requests, list_remembered, [0])
+            assert mid_round and "stopped beating" in stderr, stderr[-3000:]
+            server.trickle.clear()
+            server.requests.clear()
+            again = run_cli("once", cwd=tmp_path, timeout=120)
+            assert again.code == 0, again.stderr[-3000:]
+            export = run_cli("export", cwd=tmp_path)
+        finally:
+            database.close()
+            workers.stop()
+            client.delete(*client.keys(f"{prefix}:*") or ["-"])
+    assert sorted(server.requests) == ["/", "/list.html", "/x.html", "/y.html"]  # / and L answer 304, Y too (a leaf)
+    assert sorted(url for line in export.stdout.splitlines() for url in json.loads(line)["urls"]) == [server.url + "x.html", server.url + "y.html"]

@@ -168,3 +168,24 @@ def test_a_name_that_resolves_to_this_machine_is_refused_to_a_public_source():
     )
     assert verdict("http://127.0.0.1:8000/feed.xml", f"http://{name}:8000/story.html") == "allowed"  # the source lives there
     assert verdict("https://news.example/feed.xml", "https://nowhere.invalid/story.html") == "allowed"  # the download fails alone
+
+
+def test_a_name_that_answers_a_public_address_and_then_this_machine_is_never_connected_to(tmp_path):
+    """DNS rebinding: the check and the download each resolve the name; the download may reach only what was checked."""
+    from local_names import NameServer
+
+    listing = b'<a href="/2022/01/08/radweg.html">Radweg</a>'
+    pages = {"/": (HTML, listing), "/2022/01/08/radweg.html": (HTML, page("de_article.html"))}
+    with PageServer(dict(pages)) as steady, PageServer(dict(pages)) as rebound, NameServer({
+        "steady.example": ["127.0.0.1"],  # a source that lives on this machine, under a name
+        "rebound.example": ["93.184.215.14", "127.0.0.1"],  # public when checked, this machine a moment later
+    }) as names:
+        port = {server: server.url.rsplit(":", 1)[1].strip("/") for server in (steady, rebound)}
+        source_config(tmp_path, generic_source(f"http://steady.example:{port[steady]}/", name="steady", articles=["^/2022/"])
+                      + generic_source(f"http://rebound.example:{port[rebound]}/", name="rebound", articles=["^/2022/"]), obey_robots=False)
+        result = run_cli("once", cwd=tmp_path, env={"REFEED_NAMESERVERS": names.address})
+        assert rebound.requests == []  # never connected to, though its name answered a public address first
+        assert steady.requests == ["/", "/2022/01/08/radweg.html"], result.stderr[-3000:]
+    assert "refused to connect to rebound.example at 127.0.0.1: a loopback address, and the source is not on one" in result.stderr
+    assert [a["url"] for a in exported(tmp_path)] == [f"http://steady.example:{port[steady]}/2022/01/08/radweg.html"]
+    assert result.code == 1  # the rebound source failed: nothing fetched
