@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from crawler.dedup import exact_fingerprint, lead_keys, near_signature
 from crawler.pipelines import content_hash_of, sanitize_html
-from crawler.store import Store, _while_locked, stories, story_id_for, utcnow
+from crawler.store import Store, _while_locked, import_lock, stories, story_id_for, utcnow
 
 __all__ = ["BadLine", "ImportReport", "import_lines", "parse_line"]
 
@@ -218,6 +218,8 @@ def import_lines(
     for the others. Parsing, sanitizing and signing run in `workers` processes (default: one a core) with at most
     two batches each in flight, so that memory stays flat however long the input."""
     report, now = ImportReport(), utcnow()
+    lock = import_lock(store.url)  # other processes opening the store leave this import's staged keys to it
+    lock.acquire()
     started = told = time.monotonic()
     workers = workers if workers is not None else (os.cpu_count() or 1)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers > 1 else None
@@ -259,6 +261,7 @@ def import_lines(
             progress(f"moving the deduplication keys of {report.new} stories into place")
             _while_locked(lambda: _in_transaction(store, Store.merge_staged))
             report.staged = False
+        lock.release()
     return report
 
 

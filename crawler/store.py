@@ -51,6 +51,7 @@ from sqlalchemy.exc import OperationalError
 
 from crawler.canonical import match_key
 from crawler.dedup import BANDS, lead_keys
+from crawler.locks import SourceLock
 
 __all__ = ["Batch", "Store", "story_id_for", "utcnow", "SCHEMA_VERSION"]
 
@@ -285,8 +286,8 @@ class Store:
             if conn.execute(select(meta.c.value).where(meta.c.key == "dedup_keys")).scalar() is None:
                 _fill_dedup_keys(conn)
                 conn.execute(meta.insert().values(key="dedup_keys", value="1"))
-            if Store.staged(conn):  # an import was killed before it moved its dedup keys in (or is running)
-                logger.info("moving an import's deduplication keys into place")
+            if Store.staged(conn) and not importing(url):  # an import was killed before it moved its keys in
+                logger.info("moving the deduplication keys of an interrupted import into place")
                 Store.merge_staged(conn)
 
     def close(self) -> None:
@@ -622,6 +623,20 @@ def _insert_bands(conn: Connection, story_id: str, bands: list[int]) -> None:
 
 def _insert_lead_keys(conn: Connection, story_id: str, title: str, text: str) -> None:
     conn.execute(_INSERT_LEAD_KEYS, [{"hash": k, "story_id": story_id} for k in dict.fromkeys(lead_keys(title, text))])
+
+
+def import_lock(url: str) -> SourceLock:
+    """Held by a running `import` (its staged keys are its own to move); a name no source can have."""
+    return SourceLock(url, "_import")
+
+
+def importing(url: str) -> bool:
+    """Whether an import into this store runs now."""
+    lock = import_lock(url)
+    try:
+        return bool(lock.held())
+    finally:
+        lock.release()
 
 
 def _lock_key(name: str) -> int:

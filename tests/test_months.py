@@ -19,11 +19,22 @@ import pytest
 from conftest import ROOT, run_cli, write_config
 from sqlalchemy import func, select
 
+from crawler import importer
 from crawler.dedup import lead_keys, near_signature
 from crawler.demo.archive import archive_lines
 from crawler.importer import import_lines
 from crawler.retention import prune
-from crawler.store import SCHEMA_VERSION, Store, changed_stories, lead_keys_table, near_bands, stories, story_id_for, story_topics
+from crawler.store import (
+    SCHEMA_VERSION,
+    Store,
+    changed_stories,
+    import_lock,
+    lead_keys_table,
+    near_bands,
+    stories,
+    story_id_for,
+    story_topics,
+)
 from feeds import catalog
 from feeds.build import build_feeds, build_from_store
 from feeds.topics import TopicRule, slugify, topics_of
@@ -419,3 +430,33 @@ def test_import_decides_each_storys_feeds_as_it_stores_it(store, tmp_path):
     build_from_store(store, tmp_path / "public", BASE, rules=RULES)
     build_feeds(store.articles(), tmp_path / "every", BASE, rules=RULES)
     assert files(tmp_path / "public") == files(tmp_path / "every")
+
+
+def test_a_store_opened_while_an_import_runs_leaves_its_staged_keys_to_it(tmp_path):
+    """Moving staged keys is the running import's own work (a `status` beside it does not do it); once no import
+    runs, the next process to open the store does it."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    store = Store(url)
+    lock = import_lock(url)
+    assert lock.acquire()
+    try:
+        lines = enumerate(archive_lines(30, seed=8, start=datetime(2025, 1, 1, tzinfo=UTC), days=3), 1)
+        rows = [result for _, result in importer._prepared(list(lines), datetime(2025, 2, 1, tzinfo=UTC))]
+        for row, *_ in rows:
+            row["id"] = story_id_for(row["url"])
+        with store.engine.begin() as conn:
+            Store.insert_stories(conn, rows, staged=True)
+        beside = Store(url)  # another process's view while the import holds its lock
+        with beside.connect() as conn:
+            assert Store.staged(conn)
+        beside.close()
+    finally:
+        lock.release()
+    store.close()
+    after = Store(url)
+    try:
+        with after.connect() as conn:
+            assert not Store.staged(conn)
+        assert dedup_keys(after) == keys_of(list(after.articles()))
+    finally:
+        after.close()
