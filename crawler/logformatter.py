@@ -1,4 +1,4 @@
-"""Scrapy's log lines, shorter: a dropped item is one INFO line with the reason, never the whole item."""
+"""Scrapy's log lines, shorter: a dropped item is one DEBUG line with the reason, never the whole item."""
 
 from __future__ import annotations
 
