@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
@@ -157,3 +158,17 @@ def test_a_bad_page_pool_setting_in_the_environment_is_one_line_and_exit_2(tmp_p
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and name in lines[0] and expected in lines[0], result.stderr
 
+
+def test_scrapys_lines_for_an_item_are_one_short_line_with_the_reason():
+    """The project LogFormatter (LOG_FORMATTER) words what Scrapy logs for each item: the URL, and why it was dropped."""
+    from scrapy.exceptions import DropItem
+
+    from crawler.items import Article
+    from crawler.logformatter import LogFormatter
+
+    item = Article(url="http://lt.test/news/a.html", title="A", published=None, site="lt", content_html="<p>" + "x" * 5000 + "</p>")
+    item.story_id = "s1"
+    for entry, line in ((LogFormatter().dropped(item, DropItem("duplicate of s0 (same text)"), None, None), "dropped http://lt.test/news/a.html: duplicate of s0 (same text)"),
+                        (LogFormatter().scraped(item, None, None), "stored http://lt.test/news/a.html as s1")):
+        assert entry["level"] == logging.DEBUG
+        assert entry["msg"] % entry["args"] == line
