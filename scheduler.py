@@ -408,7 +408,7 @@ def cmd_run(args) -> int:
         require_shared_store(config)
         Coordinator.for_config(config).close()
     daemon = Daemon(config)
-    # At most parallel_sources crawls at once (each a process and its page worker, ~230 MB); the others wait their turn.
+    # At most parallel_sources crawls at once (each a process and its page pool, ~230 MB); the others wait their turn.
     scheduler = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(config.crawl.parallel_sources)})
     for source in config.sources:
         kind, value = parse_schedule(source.schedule)

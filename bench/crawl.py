@@ -185,7 +185,7 @@ def _tree(pid: int) -> list[int]:
 
 
 def _tree_memory(pid: int) -> tuple[float, float]:
-    """(RSS, PSS) in MB of a process and all its descendants (the page worker) now, summed. RSS counts the pages
+    """(RSS, PSS) in MB of a process and all its descendants (the page pool) now, summed. RSS counts the pages
     they share (libraries, a fork's copy-on-write) in each; PSS splits them: what the crawl costs the machine."""
     rss = pss = 0
     for member in _tree(pid):
@@ -203,7 +203,7 @@ def _tree_memory(pid: int) -> tuple[float, float]:
 def run_child(code: str, args: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float, tuple[float, float], float, str, str]:
     """(seconds, peak RSS in MB of the child and of any one process it waited for, peak (RSS, PSS) in MB of the
     child and all its processes together, sampled every 50 ms, CPU seconds (user + system) of the child and the
-    processes it waited for (the page worker), stdout, stderr) of `python -c code`."""
+    processes it waited for (the page pool), stdout, stderr) of `python -c code`."""
     started = time.monotonic()
     child = subprocess.Popen(
         [sys.executable, "-c", code, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -270,7 +270,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of each, alternating (default 3)")
     parser.add_argument("--concurrency", type=int, default=16, help="CONCURRENT_REQUESTS of both (default 16, refeed's)")
     parser.add_argument("--autothrottle", action="store_true", help="both with refeed's AutoThrottle (default: both without)")
-    parser.add_argument("--inline", action="store_true", help="also refeed without its page worker (REFEED_PAGE_WORKER=0)")
+    parser.add_argument("--inline", action="store_true", help="also refeed without its page pool, all in one process (REFEED_PAGE_WORKER=0)")
     args = parser.parse_args()
     from crawler.demo.site import generate
 
@@ -294,11 +294,11 @@ def main() -> None:
                       f" refeed {_describe(f)}", flush=True)
                 if args.inline:
                     inlines.append(full(server.url, tmp / "work", args.concurrency, args.autothrottle, page_worker=False))
-                    print(f"run {n + 1}: refeed without its page worker {_describe(inlines[-1])}", flush=True)
+                    print(f"run {n + 1}: refeed without its page pool {_describe(inlines[-1])}", flush=True)
     median = statistics.median
     print(f"median of {args.runs} (wall time of each child process, start-up and feed build included):")
     print(f"  bare fetch-only spider: {median(_rate(b) for b in bares):.0f} articles/s, {median(b['cpu'] for b in bares):.1f} CPU-s, peak RSS {median(b['rss'] for b in bares):.0f} MB")
-    for name, runs in (("refeed once", fulls), ("refeed once without its page worker", inlines)):
+    for name, runs in (("refeed once", fulls), ("refeed once without its page pool", inlines)):
         if not runs:
             continue
         ratios = [_rate(f) / _rate(b) for b, f in zip(bares, runs)]

@@ -168,7 +168,7 @@ def scale(sizes: list[int], probe: int) -> None:
                 item = article(stored, title, text)
                 item.fingerprint = exact_fingerprint(title, item.content_text)
                 item.signature = near_signature(item.content_text)
-                store.process_item(item)
+                store.store(item)
                 batch.done()
                 stored += 1
             n = max(n, stored)
@@ -185,9 +185,9 @@ def scale(sizes: list[int], probe: int) -> None:
                 item = article(10_000_000 + n, title, text)
                 n += 1
                 started = time.perf_counter()
-                with batch.article():  # as the page worker runs it: in a savepoint, committed when due
+                with batch.article():  # as a crawl's writer runs it: in a savepoint, committed when due
                     try:
-                        store.process_item(dedup.process_item(item))
+                        store.store(dedup.deduplicate(item))
                         dups += item.correction  # a stored teaser completed in place
                     except DropItem:
                         dups += 1
@@ -198,7 +198,7 @@ def scale(sizes: list[int], probe: int) -> None:
             db = sum(p.stat().st_size for p in Path(directory).glob("bench.sqlite3*")) / 2**20
             print(f"   {stored:>8,} {mean:>10.2f} {statistics.median(timings) * 1000:>9.2f} {mean / base:>6.2f} "
                   f"{db:>9.1f} {db / stored * 1000:>6.2f} {rss_mb():>7.1f} {dups:>5}")
-        store.close_spider()
+        batch.close()
 
 
 def main() -> int:

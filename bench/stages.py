@@ -1,6 +1,7 @@
-"""CPU per article of every stage a crawl runs on a page, one after the other in one process, as the page worker
-runs them: extraction (parse + the spider's article form), then each REFEED_PIPELINE stage, then the savepoint
-and commits around them, on a fresh SQLite store; and the feed build over what was stored.
+"""CPU per article of every stage a crawl runs on a page, one after the other in one process: extraction (parse +
+the spider's article form) and Clean → Sanitize → Canonicalize as the page pool runs them, then Deduplicate and
+Store as the item pipeline's writer runs them, then the savepoint and commits around them, on a fresh SQLite
+store; and the feed build over what was stored.
 
     .venv/bin/python -m bench.stages [--articles N] [--runs N]
 
@@ -40,24 +41,26 @@ def pages_of(articles: int) -> list[tuple[str, bytes, str]]:
 def one_run(pages: list[tuple[str, bytes, str]]) -> dict[str, float]:
     """Seconds of CPU (this process's) spent in each stage over all pages, on a fresh store."""
     from scrapy.exceptions import DropItem
-    from scrapy.settings import Settings
+    from scrapy.utils.test import get_crawler
 
     from crawler import settings as crawl_settings
     from crawler.config import SourceConfig
-    from crawler.pageworker import Pages
-    from crawler.spiders.base import extract_article
+    from crawler.pagepool import extract_article, stages
+    from crawler.pipelines import DeduplicatePipeline, StorePipeline
     from crawler.spiders.limitedtimes import LimitedTimesSpider
-    from crawler.store import Batch, Store
+    from crawler.store import Store
     from feeds.build import build_feeds
 
     clock = time.process_time
     with tempfile.TemporaryDirectory(prefix="refeed-stages-") as tmp:
         url = f"sqlite:///{tmp}/refeed.sqlite3"
-        settings = Settings({"REFEED_PIPELINE": crawl_settings.REFEED_PIPELINE, "REFEED_STORE_URL": url})
-        batch = Batch(Store(url), settings.getint("REFEED_BATCH_ITEMS", 50), settings.getfloat("REFEED_BATCH_SECONDS", 1.0))
-        stages = Pages(settings, batch).stages
+        crawler = get_crawler(settings_dict={"REFEED_STORE_URL": url})
+        dedup, store = DeduplicatePipeline.from_crawler(crawler), StorePipeline.from_crawler(crawler)
+        batch = dedup.batch
+        steps = [*((type(s).__name__, s.process_item) for s in stages(crawl_settings.REFEED_MAX_ARTICLE_CHARS)),
+                 ("Deduplicate", dedup.deduplicate), ("Store", store.store)]
         source = SourceConfig(name="lt", spider="limitedtimes", start_urls=("http://127.0.0.1:8000/",))
-        spent = dict.fromkeys(["extraction", *(type(s).__name__.removesuffix("Pipeline") for s in stages), "savepoint and commit"], 0.0)
+        spent = dict.fromkeys(["extraction", *(name.removesuffix("Pipeline") for name, _ in steps), "savepoint and commit"], 0.0)
         for page_url, body, content_type in pages:
             started = clock()
             _wall, item = extract_article(LimitedTimesSpider, source, {}, page_url, body, content_type)
@@ -66,15 +69,15 @@ def one_run(pages: list[tuple[str, bytes, str]]) -> dict[str, float]:
             with batch.article():
                 inner = 0.0
                 try:
-                    for stage in stages:
+                    for name, step in steps:
                         began = clock()
-                        item = stage.process_item(item)
+                        item = step(item)
                         took = clock() - began
-                        spent[type(stage).__name__.removesuffix("Pipeline")] += took
+                        spent[name.removesuffix("Pipeline")] += took
                         inner += took
                 except DropItem as exc:  # a duplicate: its stage's time counts too
                     took = clock() - began
-                    spent[type(stage).__name__.removesuffix("Pipeline")] += took
+                    spent[name.removesuffix("Pipeline")] += took
                     inner += took
                     logging.getLogger(__name__).debug("dropped: %s", exc)
             spent["savepoint and commit"] += clock() - started - inner

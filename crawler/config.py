@@ -93,7 +93,7 @@ class CrawlConfig:
     recheck_hours: float = 48.0  # stored articles younger than this are re-asked conditionally
     run_timeout: int = 3600  # seconds a crawl of one source may take before it is stopped
     download_timeout: int = 20  # seconds one page may take; then it is retried, then skipped
-    parallel_sources: int = 4  # the daemon crawls at most this many sources at once (each a crawl and a page worker)
+    parallel_sources: int = 4  # the daemon crawls at most this many sources at once (each a crawl and its page pool)
 
 
 @dataclass(frozen=True)

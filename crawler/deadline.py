@@ -29,7 +29,7 @@ class HardDeadline:
     """At `seconds`, logs, calls `on_expiry` (given RECORD_PATIENCE to finish) and ends the process with exit 1.
 
     Scrapy's CLOSESPIDER_TIMEOUT stops a crawl politely, but its close waits for every request in flight and
-    for the page worker: a site that trickles a byte a second under a long download timeout, a download handler
+    for the item pipeline: a site that trickles a byte a second under a long download timeout, a download handler
     without a timeout, a page that keeps the reactor busy would keep `once` running, and its source locked, for
     good. The timer runs on its own thread; SIGALRM's default action (the kernel ends the process) backs it up
     for the case that no Python thread can run. Locks held by the process are released by the OS as it ends.

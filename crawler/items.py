@@ -31,3 +31,5 @@ class Article:
     correction: bool = field(default=False, repr=False)
     fingerprint: str | None = field(default=None, repr=False)
     signature: object = field(default=None, repr=False)
+    # (key, ETag, Last-Modified) of the page, remembered with its article for the next run's conditional request
+    validators: tuple | None = field(default=None, repr=False)

@@ -12,15 +12,16 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 from lxml import etree
 from lxml import html as lxml_html
-from scrapy.exceptions import DropItem
+from scrapy.exceptions import DropItem, NotConfigured
 from sqlalchemy.exc import IntegrityError
 
 from crawler.canonical import canonicalize, match_key
 from crawler.dedup import FULLER_BY, SAME_TEXT, NearSignature, compare, exact_fingerprint, looks_truncated, near_signature, probe_keys
 from crawler.extract.text import is_boilerplate
 from crawler.items import Article
-from crawler.store import Batch, Store, story_id_for, utcnow
+from crawler.store import Store, story_id_for, utcnow
 from crawler.urlpolicy import same_site
+from crawler.writer import StoreWriter
 from feeds.topics import slugify
 
 __all__ = [
@@ -213,17 +214,38 @@ def content_hash_of(title: str, content_html: str) -> str:
 
 
 class _BatchStage:
-    """A stage that reads and writes through the crawl's shared Batch."""
+    """A stage that reads and writes through the crawl's store batch, on the writer's thread (crawler/writer.py):
+    `process_item` awaits it there; the synchronous part (`deduplicate`, `store`) is what runs on it."""
 
-    needs_store = True  # the page worker runs it; the stages before it may run in the crawler's process
-
-    def __init__(self, batch: Batch, stats):
-        self.batch = batch
+    def __init__(self, writer: StoreWriter, stats):
+        self.writer = writer
+        self.batch = writer.batch
         self.stats = stats
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(Batch.for_crawler(crawler), crawler.stats)
+        if not crawler.settings.get("REFEED_STORE_URL"):
+            raise NotConfigured("no REFEED_STORE_URL")
+        return cls(StoreWriter.for_crawler(crawler), crawler.stats)
+
+    def in_savepoint(self, stage, item: Article, last: bool) -> Article:
+        """(On the writer's thread.) `stage(item)` in a savepoint of its own, with the page's validators when the
+        item ends here (`last`, or dropped): undone together when the stage fails, so that a page not stored is
+        not remembered as unchanged. A DropItem is no failure: what the stage wrote for it (a duplicate's URLs,
+        merged into the story) is kept."""
+        dropped = None
+        with self.batch.article(ends=False):
+            try:
+                item = stage(item)
+            except DropItem as exc:
+                dropped = exc
+            if last or dropped is not None:
+                self.writer.write_validators(*(item.validators or (None, None, None)))
+        if last or dropped is not None:  # the item ends here: its transaction is committed when due
+            self.batch.done()
+        if dropped is not None:
+            raise dropped
+        return item
 
 
 class DeduplicatePipeline(_BatchStage):
@@ -231,15 +253,27 @@ class DeduplicatePipeline(_BatchStage):
     differences (near-identical text, a teaser of it, boilerplate or edits around it, verified on the exact words);
     duplicates merge into the earliest story. A changed page at a story's own URL is a correction, and a full text
     of a stored teaser completes it: both go on to Store as in-place updates.
+
+    The item keeps the crawl's turn at the store until Store has written it (see StoreWriter): no other item is
+    checked in between.
     """
 
     def open_spider(self) -> None:
-        self.batch.start()
+        self.writer.start()
 
-    def process_item(self, item: Article) -> Article:
+    async def process_item(self, item: Article) -> Article:
+        await self.writer.take_turn()
+        try:
+            return await self.writer.run(self.in_savepoint, self.deduplicate, item, False)
+        except BaseException:  # dropped or failed: it goes no further, the next item's turn
+            self.writer.give_turn()
+            raise
+
+    def deduplicate(self, item: Article) -> Article:
         conn = self.batch.conn
-        item.fingerprint = exact_fingerprint(item.title, item.content_text)
-        item.signature = near_signature(item.content_text)
+        if item.signature is None:  # the page pool computes them beside extraction
+            item.fingerprint = exact_fingerprint(item.title, item.content_text)
+            item.signature = near_signature(item.content_text)
         self.batch.serialize()  # on a shared store: no other worker stores a story between this check and its write
         for url in item.urls:
             story_id = Store.story_for_url(conn, url)
@@ -314,10 +348,18 @@ class StorePipeline(_BatchStage):
     same story (or one of its URLs) first, they are undone and the item is deduplicated again, into that story.
     """
 
-    def close_spider(self) -> None:
-        self.batch.close()
+    async def close_spider(self) -> None:
+        await self.writer.close()  # the crawl ends once its last batch is committed
 
-    def process_item(self, item: Article) -> Article:
+    async def process_item(self, item: Article) -> Article:
+        try:
+            item = await self.writer.run(self.in_savepoint, self.store, item, True)
+        finally:
+            self.writer.give_turn()
+        self.stats.inc_value("refeed/updated" if item.correction else "refeed/new")  # counted once it is in the batch
+        return item
+
+    def store(self, item: Article) -> Article:
         try:
             with self.batch.savepoint():
                 self._write(item)
@@ -325,7 +367,7 @@ class StorePipeline(_BatchStage):
             logger.info("%s: stored meanwhile by another worker (%s); deduplicating it again", item.url, type(exc.orig).__name__)
             self.stats.inc_value("refeed/conflicts")
             item.story_id, item.correction = None, False
-            item = DeduplicatePipeline(self.batch, self.stats).process_item(item)  # DropItem when it is a duplicate now
+            item = DeduplicatePipeline(self.writer, self.stats).deduplicate(item)  # DropItem when it is a duplicate now
             try:
                 with self.batch.savepoint():
                     self._write(item)
@@ -364,7 +406,6 @@ class StorePipeline(_BatchStage):
             Store.replace_lead_keys(conn, story.id, item.title, item.content_text)
             for url in item.urls:
                 Store.add_url(conn, story.id, url, now)
-            self.stats.inc_value("refeed/updated")
             logger.info("updated %s in place: %s", story.id, item.url)
         else:
             published = item.published or now
@@ -385,4 +426,3 @@ class StorePipeline(_BatchStage):
             for url in item.urls[1:]:
                 Store.add_url(conn, story_id, url, now)
             item.story_id = story_id
-            self.stats.inc_value("refeed/new")

@@ -15,10 +15,15 @@ USER_AGENT = "refeed/1.0 (+https://example.org/refeed)"
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
-# What a callback yields is processed this many at a time. Refeed's callbacks yield only requests (articles are
-# stored by the page worker), and Scrapy starts this many tasks for every response: 100, its default, cost a
-# third of the reactor's time (bench/crawl.py: the bare spider fetched 1.6x faster with 1).
+# What a callback yields is processed this many at a time. Refeed's callbacks yield requests, or one article, and
+# Scrapy starts this many tasks for every response: 100, its default, cost a third of the reactor's time
+# (bench/crawl.py: the bare spider fetched 1.6x faster with 1).
 CONCURRENT_ITEMS = 1
+# Responses whose callback or item is under way, at most this many bytes (about 20 article pages; Scrapy's
+# default, 5 MB, is hundreds): the page pool and the store's writer take pages as fast as they can, and pages
+# read further ahead only cost memory (bench: 24 MB less in the crawler's process of a 1,000-article `once`,
+# at the same speed). A bigger page still goes through, alone.
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 200_000
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.25  # seconds; adapts to the site's latency from there
 AUTOTHROTTLE_MAX_DELAY = 10.0
@@ -41,15 +46,14 @@ REFEED_NAMESERVERS = os.environ.get("REFEED_NAMESERVERS", "")  # "host:port, …
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 
-# -- the article path: spider → page worker (extraction, then this pipeline, in order) → store
-ITEM_PIPELINES: dict = {}  # spiders yield no items: the page worker runs REFEED_PIPELINE on each article
-REFEED_PIPELINE = [
-    "crawler.pipelines.CleanPipeline",
-    "crawler.pipelines.SanitizePipeline",
-    "crawler.pipelines.CanonicalizePipeline",
-    "crawler.pipelines.DeduplicatePipeline",
-    "crawler.pipelines.StorePipeline",
-]
+# -- the article path: spider → page pool (extraction, Clean → Sanitize → Canonicalize; crawler/pagepool.py) →
+# the item pipeline below (its store work on the crawl's writer thread, crawler/writer.py) → store
+ITEM_PIPELINES = {
+    "crawler.pipelines.DeduplicatePipeline": 400,
+    "crawler.pipelines.StorePipeline": 500,  # right after Deduplicate: it ends the item's turn at the store
+}
+# The page pool and the store writer are awaited as asyncio futures (Scrapy's default reactor, stated here).
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,  # refeed's own progress line replaces it
     "scrapy.extensions.throttle.AutoThrottle": None,
@@ -65,8 +69,8 @@ REFEED_BATCH_ITEMS = 50  # store commits at most this many articles at once…
 REFEED_BATCH_SECONDS = 1.0  # …or this much work, whichever comes first
 REFEED_MAX_ARTICLE_CHARS = 200_000  # article text beyond this is cut at a block boundary (and logged)
 REFEED_RECHECK_HOURS = 48.0  # stored articles first seen this recently are asked again (conditionally) for corrections
-# Extraction and the pipeline in one child process beside the reactor (crawler/pageworker.py), on machines with
-# a core to spare; REFEED_PAGE_WORKER=0 keeps them in the crawler's process.
+
+
 def _environ(name: str, default: str, parse):
     """An environment setting, or one line naming it and what is wrong (exit 2, as for refeed.toml)."""
     value = os.environ.get(name, default)
@@ -104,9 +108,11 @@ def _seconds(value: str) -> float:
 
 # Seconds between progress lines on stderr (each with the pages requested against the source's max_pages); 0: none.
 REFEED_PROGRESS_INTERVAL = _environ("REFEED_PROGRESS_INTERVAL", "2", _seconds)
-# Pages waiting for the page worker, at most; when all wait, the crawler's process extracts the next one itself.
-REFEED_PAGE_WORKER_QUEUE = _environ("REFEED_PAGE_WORKER_QUEUE", "16", _count)
+# Extraction and cleaning of article pages in a pool of processes beside the reactor (crawler/pagepool.py), on
+# machines with a core to spare; REFEED_PAGE_WORKER=0 keeps them in the crawler's process.
 REFEED_PAGE_WORKER = _environ("REFEED_PAGE_WORKER", "1" if (os.cpu_count() or 1) > 1 else "0", _switch)
+# Processes of the page pool: one core is the reactor's (fetching, and the store's thread), the others the pool's.
+REFEED_PAGE_PROCESSES = _environ("REFEED_PAGE_PROCESSES", str(max(1, (os.cpu_count() or 1) - 1)), _count)
 REFEED_REDIS_URL = ""  # set (crawl.redis_url): distributed mode, see crawler/addons.py
 REFEED_REDIS_PREFIX = "refeed"  # crawl.redis_prefix: every Redis key starts with it
 

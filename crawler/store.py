@@ -298,7 +298,7 @@ class Store:
 
     def reader(self) -> Connection:
         """A connection for lookups only, each statement its own transaction: it holds no snapshot and no lock
-        between them (a crawler's; its page worker writes), and sees each commit at once."""
+        between them (a crawler's; its store writer writes), and sees each commit at once."""
         return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     # -- lookups used while crawling (on the pipeline's connection, so they see its open batch)
@@ -731,38 +731,21 @@ class Batch:
         self.pending = 0
         self.opened = time.monotonic()
         self.conn.begin()
-        self._timer: Any = None  # a twisted LoopingCall once started
         self.shared = self.conn.dialect.name == "postgresql"
         self.sqlite = self.conn.dialect.name == "sqlite"
         self.serialized = False  # this batch's transaction holds the story lock
         self.lost = False  # SQLite rolled the whole open batch back itself (a full disk, an I/O error)
-
-    @classmethod
-    def for_crawler(cls, crawler) -> Batch:
-        batch = getattr(crawler, "_refeed_batch", None)
-        if batch is None:
-            settings = crawler.settings
-            store = Store(settings.get("REFEED_STORE_URL"))
-            batch = cls(store, settings.getint("REFEED_BATCH_ITEMS", 50), settings.getfloat("REFEED_BATCH_SECONDS", 1.0))
-            crawler._refeed_batch = batch
-        return batch
-
-    def start(self) -> None:
-        """Commit an idle batch after max_seconds too; needs the running reactor."""
-        from twisted.internet import task  # not earlier: importing the reactor installs Twisted's default one
-
-        if self._timer is None:
-            self._timer = task.LoopingCall(self.commit_if_due)
-            self._timer.start(self.max_seconds, now=False)
 
     def wrote(self) -> None:
         """An article's (or a page's validators') writes are in the batch; `done` commits it when due."""
         self.pending += 1
 
     @contextlib.contextmanager
-    def article(self):
+    def article(self, ends: bool = True):
         """One article's checks and writes, in a savepoint: a stage that fails undoes them and leaves the batch's
-        other articles whole (on PostgreSQL a failed statement would otherwise abort the whole transaction)."""
+        other articles whole (on PostgreSQL a failed statement would otherwise abort the whole transaction).
+        `ends=False`: more of the article follows in another savepoint (its check, then its write), so the
+        transaction, and on a shared store the story lock, stay open; the last part's `done` ends them."""
         before, self.lost = self.pending, False
         try:
             with self._sqlite_savepoint() if self.sqlite else self.conn.begin_nested():
@@ -774,7 +757,8 @@ class Batch:
             except Exception:  # the article's own error is the one to tell
                 logger.exception("could not end the store transaction after a failed article")
             raise
-        self.done()
+        if ends:
+            self.done()
 
     @contextlib.contextmanager
     def _sqlite_savepoint(self):
@@ -826,7 +810,7 @@ class Batch:
 
     def _lose(self, why: str) -> None:
         """The open batch is gone (SQLite rolled it back itself): say so, and start a new one on a usable connection.
-        `lost` tells the page worker to exit, so that the crawler stores its uncommitted pages again."""
+        `lost`: what the batch held is not stored (the run counted it; the next run fetches those pages again)."""
         self.lost = True
         logger.error("the store rolled back its open batch (%s): %d articles or pages written in it are not stored", why, self.pending)
         self.pending = 0
@@ -862,8 +846,6 @@ class Batch:
             _serializing.batch = None
 
     def close(self) -> None:
-        if self._timer is not None and self._timer.running:
-            self._timer.stop()
         if self.conn.closed:
             return
         self.conn.commit()

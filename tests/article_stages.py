@@ -1,19 +1,18 @@
 """The `extract` command's path without a crawl: a spider's article form on a page, then the pipeline's stages
-that need no store (REFEED_PIPELINE up to Deduplicate: Clean → Sanitize → Canonicalize), in the crawl's order."""
+that need no store (Clean → Sanitize → Canonicalize, as the page pool runs them), in the crawl's order."""
 
 from __future__ import annotations
 
 from scrapy.exceptions import DropItem
-from scrapy.settings import Settings
 
 from crawler import settings as crawl_settings
 from crawler.extract.page import Page
 from crawler.items import Article
-from crawler.pageworker import Pages
+from crawler.pagepool import stages
 
 __all__ = ["ROW_KEYS", "STAGES", "article_from_page", "row", "through_stages"]
 
-STAGES = tuple(Pages(Settings({"REFEED_PIPELINE": crawl_settings.REFEED_PIPELINE})).stages)
+STAGES = stages(crawl_settings.REFEED_MAX_ARTICLE_CHARS)
 ROW_KEYS = ("url", "title", "summary", "content_html", "content_text", "image", "image_caption", "publisher", "authors",
             "topics", "published", "updated", "language")
 

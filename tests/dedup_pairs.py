@@ -311,10 +311,11 @@ class Pipeline:
 
     def feed(self, item: Article) -> str:
         """The id of the story the article ended up in (new, merged or updated)."""
-        with self.dedup.batch.article():  # as the page worker runs them: one savepoint, then committed when due
+        with self.dedup.batch.article():  # as a crawl's writer runs them: a savepoint, then committed when due
             try:
-                for stage in self.stages:
+                for stage in self.stages[:3]:
                     item = stage.process_item(item)
+                self.store.store(self.dedup.deduplicate(item))
             except DropItem:  # a duplicate: its URLs and topics merged (kept), the copy not stored
                 pass
         return Store.story_for_url(self.dedup.batch.conn, item.url)
@@ -323,7 +324,7 @@ class Pipeline:
         return Store.get_story(self.dedup.batch.conn, story_id)
 
     def close(self) -> None:
-        self.store.close_spider()
+        self.dedup.batch.close()
 
 
 def article(text: Text, url: str, minutes: int) -> Article:

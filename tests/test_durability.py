@@ -3,6 +3,7 @@ story or leaves a half-written feed; the next run fetches what the killed one ha
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -20,6 +21,7 @@ from test_daemon import stored_count, wait_until
 
 from crawler.demo.server import SampleSiteServer
 from crawler.demo.site import SampleSite
+from crawler.pipelines import StorePipeline
 from crawler.store import Batch, Store
 
 # Kill points, fixed so that every run kills at the same places: a crawl is killed once this many stories
@@ -177,20 +179,12 @@ def test_batch_commits_at_most_50_items_or_1_second_of_work(tmp_path):
         batch.close()
 
 
-class FailsOnMarkedPages:
-    """A last pipeline stage that fails on the pages in FAILING after Store wrote them, with a statement the
-    database refuses (on PostgreSQL that aborts the whole transaction), as a full disk or a driver error would."""
+class FailsOnMarkedPages(StorePipeline):
+    """Store, failing on the pages in FAILING after it wrote them, with a statement the database refuses (on
+    PostgreSQL that aborts the whole transaction), as a full disk or a driver error would."""
 
-    needs_store = True
-
-    def __init__(self, batch: Batch):
-        self.batch = batch
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(Batch.for_crawler(crawler))
-
-    def process_item(self, item):
+    def store(self, item):
+        item = super().store(item)
         if item.url in FAILING:
             self.batch.conn.exec_driver_sql("SELECT * FROM no_such_table")
         return item
@@ -203,8 +197,8 @@ LT = "http://lt.test"  # where the sample site's pages are said to come from in 
 
 
 def _article_jobs(sample_site, count: int, validators: bool = False) -> list[tuple[str, tuple]]:
-    """(URL, `Pages.article` arguments) of the sample site's `count` newest stories, as the spider hands them over
-    (with an ETag to remember for each when `validators`)."""
+    """(URL, `prepare` arguments) of the sample site's `count` newest stories, as the spider hands them over, and
+    the validators it gives the item (an ETag to remember for each when `validators`)."""
     from crawler.config import SourceConfig
     from crawler.spiders.limitedtimes import LimitedTimesSpider
 
@@ -213,28 +207,32 @@ def _article_jobs(sample_site, count: int, validators: bool = False) -> list[tup
     for n, story in enumerate(sample_site.stories()[:count]):
         url = LT + story.path
         _status, headers, body = sample_site.render(story.path, LT)
-        remember = (url, f'"v{n}"', None, None) if validators else None
-        jobs.append((url, (LimitedTimesSpider, source, {}, url, body, headers["Content-Type"], remember, 20)))
+        remember = (url, f'"v{n}"', None) if validators else None
+        jobs.append((url, ((LimitedTimesSpider, source, {}, url, body, headers["Content-Type"], 200_000), remember)))
     return jobs
 
 
-def _pipeline_settings(store_url: str, last_stage: type) -> dict:
-    """Every REFEED_* setting, on this store, with `last_stage` (a class of this module) after REFEED_PIPELINE."""
-    from crawler import settings as crawl_settings
+def _item_path(store_url: str, store_stage: type):
+    """(crawler, [Deduplicate, `store_stage`]) as a crawl builds its item pipeline, with one batch for everything
+    (committed only when closed), on this store."""
+    from scrapy.utils.test import get_crawler
 
-    settings = {name: getattr(crawl_settings, name) for name in dir(crawl_settings) if name.startswith("REFEED_")}
-    settings.update(REFEED_STORE_URL=store_url, REFEED_PIPELINE=[*crawl_settings.REFEED_PIPELINE, f"{__name__}.{last_stage.__name__}"])
-    return settings
+    from crawler.pipelines import DeduplicatePipeline
+
+    crawler = get_crawler(settings_dict={"REFEED_STORE_URL": store_url, "REFEED_BATCH_SECONDS": 3600})
+    return crawler, [DeduplicatePipeline.from_crawler(crawler), store_stage.from_crawler(crawler)]
 
 
-def _pages_with(store_url: str, last_stage: type):
-    """(Pages, its Batch: one batch for everything, committed only when closed) with `last_stage` last."""
-    from scrapy.settings import Settings
+async def _through(stages: list, job: tuple):
+    """One page's work as a crawl does it: prepared (here, inline), then the item through the store's stages."""
+    from crawler.pagepool import prepare
 
-    from crawler.pageworker import Pages
-
-    batch = Batch(Store(store_url), max_items=50, max_seconds=3600)
-    return Pages(Settings(_pipeline_settings(store_url, last_stage)), batch), batch
+    args, remember = job
+    item = prepare(*args).item
+    item.validators = remember
+    for stage in stages:
+        item = await stage.process_item(item)
+    return item
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -251,26 +249,33 @@ def store_url(request, tmp_path):
 def test_an_article_whose_pipeline_fails_is_undone_alone_and_the_batch_goes_on(store_url, sample_site):
     """Twelve articles in one batch, the 3rd and 8th failing after their story was written: those two leave no
     row behind (story, URLs, bands, validators: the next run asks for them again in full), the ten others are
-    stored whole, and what a failed article counted is not added to the next one's figures."""
+    stored whole, and what a failed article counted is not in the crawl's figures."""
     from sqlalchemy.exc import DBAPIError
 
     jobs = _article_jobs(sample_site, 12, validators=True)
-    urls = [url for url, _args in jobs]
+    urls = [url for url, _job in jobs]
     FAILING.clear()
     FAILING.update({urls[2], urls[7]})
-    pages, batch = _pages_with(store_url, FailsOnMarkedPages)
-    try:
-        for url, args in jobs:
+    crawler, stages = _item_path(store_url, FailsOnMarkedPages)
+    batch = stages[0].batch
+
+    async def crawl():
+        for url, job in jobs:
             if url in FAILING:
                 with pytest.raises(DBAPIError, match="no_such_table"):
-                    pages.article(*args)
+                    await _through(stages, job)
             else:
-                assert pages.article(*args)["stats"] == {"refeed/new": 1, "item_scraped_count": 1}
+                await _through(stages, job)
         if batch.sqlite:  # one batch indeed: nothing is committed before it is due (on PostgreSQL each article is)
             assert _committed_stories(store_url) == 0
+        await stages[1].close_spider()
+
+    try:
+        asyncio.run(crawl())
     finally:
         FAILING.clear()
         batch.close()
+    assert crawler.stats.get_value("refeed/new") == 10
     store = Store(store_url)
     try:
         with store.connect() as conn:
@@ -344,34 +349,41 @@ def test_a_postgresql_batch_keeps_no_transaction_open_after_an_article_that_wrot
             watcher.close()
 
 
-class RollsTheStoreBack(FailsOnMarkedPages):
-    """Fails as SQLite does on a full disk or an I/O error: it has rolled the whole transaction back itself."""
+class RollsTheStoreBack(StorePipeline):
+    """Store, failing as SQLite does on a full disk or an I/O error: it has rolled the whole transaction back itself."""
 
-    def process_item(self, item):
-        if item.url in FAILING or item.url == os.environ.get("REFEED_TEST_FAILING"):
+    def store(self, item):
+        item = super().store(item)
+        if item.url in FAILING:
             self.batch.conn.connection.driver_connection.execute("ROLLBACK")
             raise sqlite3.OperationalError("database or disk is full")
         return item
 
 
 def test_a_batch_that_sqlite_rolled_back_says_so_and_goes_on(tmp_path, sample_site, caplog):
-    """The error told is the store's own (not 'no such savepoint'), the batch knows it is lost (the page worker
-    then exits, so that the crawler stores its uncommitted pages again), and the next article is stored."""
+    """The error told is the store's own (not 'no such savepoint'), the batch knows it is lost (what it held is
+    not stored; the next run fetches those pages again), and the next article is stored."""
     url = f"sqlite:///{tmp_path / 'refeed.sqlite3'}"
     jobs = _article_jobs(sample_site, 4)
-    urls = [page_url for page_url, _args in jobs]
+    urls = [page_url for page_url, _job in jobs]
     FAILING.clear()
     FAILING.add(urls[2])
-    pages, batch = _pages_with(url, RollsTheStoreBack)
-    try:
-        for n, (_page_url, args) in enumerate(jobs):
+    _crawler, stages = _item_path(url, RollsTheStoreBack)
+    batch = stages[0].batch
+
+    async def crawl():
+        for n, (_page_url, job) in enumerate(jobs):
             if n == 2:
                 with pytest.raises(sqlite3.OperationalError, match="disk is full"):
-                    pages.article(*args)
+                    await _through(stages, job)
                 assert batch.lost and batch.pending == 0
                 assert "rolled back its open batch (a statement failed): 3 articles or pages" in caplog.text  # 2 before, its own
             else:
-                pages.article(*args)
+                await _through(stages, job)
+        await stages[1].close_spider()
+
+    try:
+        asyncio.run(crawl())
     finally:
         FAILING.clear()
         batch.close()
@@ -405,48 +417,6 @@ def test_a_batch_whose_commit_fails_is_lost_whole_and_the_next_batch_works(tmp_p
     with sqlite3.connect(tmp_path / "refeed.sqlite3") as db:
         assert [row[0] for row in db.execute("SELECT url FROM http_validators")] == ["http://lt.test/b/"]
         assert db.execute("SELECT count(*) FROM story_urls").fetchone()[0] == 0
-
-
-def test_a_page_worker_whose_batch_is_lost_exits_without_answering_for_it(tmp_path, sample_site):
-    """The page worker itself (its real process and pipe protocol): the pages before the loss are answered but
-    never reported committed, the page that lost the batch is not answered, and the worker exits 3, so that the
-    crawler (PageWorker, on the worker's end) stores all of them again in its own process."""
-    import pickle
-
-    from crawler.pageworker import _HEADER
-
-    jobs = _article_jobs(sample_site, 3)
-    settings = {**_pipeline_settings(f"sqlite:///{tmp_path / 'refeed.sqlite3'}", RollsTheStoreBack), "REFEED_BATCH_SECONDS": 3600}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]), "REFEED_TEST_FAILING": jobs[2][0]}
-    worker = subprocess.Popen([sys.executable, "-c", "from crawler.pageworker import main; main()"], cwd=ROOT, env=env,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def send(op, job, args):
-        data = pickle.dumps((op, job, args), protocol=pickle.HIGHEST_PROTOCOL)
-        worker.stdin.write(_HEADER.pack(len(data)) + data)
-        worker.stdin.flush()
-
-    def answer():
-        head = worker.stdout.read(_HEADER.size)
-        return pickle.loads(worker.stdout.read(_HEADER.unpack(head)[0])) if head else None
-
-    try:
-        send("init", None, (settings,))
-        for job, (_url, args) in enumerate(jobs, 1):
-            send("article", job, args)
-        answers = [answer() for _ in range(3)]
-        assert worker.wait(60) == 3
-    finally:
-        FAILING.clear()
-        if worker.poll() is None:
-            worker.kill()
-        worker.wait()
-        errors = worker.stderr.read()
-        for stream in (worker.stdin, worker.stdout, worker.stderr):
-            stream.close()
-    assert [(job, ok, committed) for job, ok, _value, committed in answers[:2]] == [(1, True, None), (2, True, None)]
-    assert answers[2] is None  # the third page's job: unanswered
-    assert b"the store lost its open batch" in errors
 
 
 def test_writers_kept_out_past_busy_timeout_try_again_instead_of_failing(tmp_path, monkeypatch, caplog):

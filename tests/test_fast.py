@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crawler.config import SourceConfig
-from crawler.spiders.base import extract_article
+from crawler.pagepool import extract_article
 from crawler.spiders.limitedtimes import LimitedTimesSpider
 from feeds.build import build_feeds
 

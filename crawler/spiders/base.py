@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import timedelta
 from html import escape
 
@@ -17,16 +16,14 @@ from crawler.extract.cascade import extract_body
 from crawler.extract.page import Page
 from crawler.extract.selectors import selected_fields
 from crawler.items import Article
-from crawler.pageworker import PageWorker
+from crawler.pagepool import PagePool, wall_title
 from crawler.store import Store, utcnow
 from crawler.urlpolicy import UrlPolicy
+from crawler.writer import StoreWriter
 
 __all__ = ["ArticleSpider"]
 
 logger = logging.getLogger(__name__)
-
-BOT_WALL_TITLE = re.compile(r"just a moment|attention required|are you a (human|robot)|captcha|access denied|verify you are human|ddos-guard", re.I)
-
 
 class ArticleSpider(scrapy.Spider):
     """Start URLs are listing pages; listings lead to more listings and to articles.
@@ -49,31 +46,32 @@ class ArticleSpider(scrapy.Spider):
         self.scheduled = 0  # pages requested this run, listings and articles
         self.seen: set[str] = set()  # canonical article URLs requested this run
         self.store: Store | None = None
-        self.reader = None  # the crawl's store connection, for lookups (the page worker writes)
+        self.reader = None  # the crawl's store connection, for lookups (the item pipeline writes)
         self.recheck = timedelta(hours=48)
-        self.pages: PageWorker | None = None  # extraction and the item pipeline, in the page worker (from_crawler)
+        self.pages: PagePool | None = None  # extraction and cleaning of article pages (from_crawler)
+        self.writer: StoreWriter | None = None  # remembers listings' validators, in turn with the articles
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.recheck = timedelta(hours=crawler.settings.getfloat("REFEED_RECHECK_HOURS", 48))
+        spider.pages = PagePool.shared(crawler.settings)
         if crawler.settings.get("REFEED_STORE_URL"):
             spider.store = Store(crawler.settings["REFEED_STORE_URL"])
             spider.reader = spider.store.reader()
-            spider.pages = PageWorker.shared(crawler)
-            crawler.signals.connect(spider._opened, signal=scrapy.signals.spider_opened)
-            crawler.signals.connect(spider._closed, signal=scrapy.signals.spider_closed)
+            spider.writer = StoreWriter.for_crawler(crawler)
+        crawler.signals.connect(spider._opened, signal=scrapy.signals.spider_opened)
+        crawler.signals.connect(spider._closed, signal=scrapy.signals.spider_closed)
         return spider
 
     def _opened(self, spider):
         self.pages.acquire()
 
-    async def _closed(self, spider):
-        from scrapy.utils.defer import maybe_deferred_to_future
-
-        await maybe_deferred_to_future(self.pages.release())  # the crawl ends once the worker has committed
-        self.reader.close()
-        self.store.close()
+    def _closed(self, spider):
+        self.pages.release()
+        if self.store is not None:
+            self.reader.close()
+            self.store.close()
 
     async def start(self):
         for url in self.start_urls:
@@ -145,12 +143,12 @@ class ArticleSpider(scrapy.Spider):
                 yield self.article_request(url, conditional=bool(recent))
 
     def _remember(self, response: Response, key: str, links: list) -> None:
-        if self.pages is not None:
-            self.pages.remember(*_validators(response, key, links))
+        if self.writer is not None:
+            self.writer.remember(*_validators(response, key, links))
 
     def _bot_wall(self, response: Response, title: str | None = None) -> bool:
         """A challenge page answered with 200 (Cloudflare's "Just a moment...", a CAPTCHA) is no article."""
-        title = _wall_title(response.xpath("//title//text()").getall(), len(response.body)) if title is None else title
+        title = wall_title(response.xpath("//title//text()").getall(), len(response.body)) if title is None else title
         if title:
             logger.warning("bot wall at %s: %r", response.url, title.strip())
             self.crawler.stats.inc_value("refeed/bot_wall")
@@ -172,24 +170,31 @@ class ArticleSpider(scrapy.Spider):
             logger.info("skipped %s: not a text page (%s)", response.url, response.headers.get("Content-Type", b"?").decode("latin-1"))
             self.crawler.stats.inc_value("refeed/skipped")
             return
-        await self.store_page(response)
-        return
-        yield  # an async generator: items are stored by the page worker, not yielded to Scrapy
+        item = await self.article_item(response)
+        if item is not None:
+            yield item
 
-    async def store_page(self, response: Response) -> None:
-        """An article page parsed once, extracted and stored in the page worker; the reactor downloads meanwhile."""
+    async def article_item(self, response: Response) -> Article | None:
+        """An article page parsed once, extracted and cleaned in the page pool while the reactor downloads; the
+        item then goes to Deduplicate and Store with the page's validators. None when the page is no article."""
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
-        remember = _validators(response, response.meta.get("refeed_key", response.url), [])
-        result = await self.pages.article(
-            type(self), self.source, self.worker_state(response.url), response.url, response.body, content_type, remember, self.crawler.stats
-        )
-        for record in result["records"]:  # the worker's log lines, as if logged here
+        key, etag, modified, _links = _validators(response, response.meta.get("refeed_key", response.url), [])
+        prepared = await self.pages.prepare(type(self), self.source, self.worker_state(response.url), response.url, response.body, content_type)
+        for record in prepared.records:  # a pool process's log lines, as if logged here
             if logging.getLogger(record.name).isEnabledFor(record.levelno):
                 logging.getLogger(record.name).handle(record)
-        self._bot_wall(response, result["wall"])
+        if self._bot_wall(response, prepared.wall):  # a challenge page's validators are not worth keeping
+            return None
+        if prepared.item is None:
+            self.crawler.stats.inc_value("refeed/skipped")
+            if self.writer is not None:
+                self.writer.remember(key, etag, modified)
+            return None
+        prepared.item.validators = (key, etag, modified)
+        return prepared.item
 
     def worker_state(self, url: str) -> dict:
-        """Attributes the form needs from the walk for this page (set on the worker's copy of the spider)."""
+        """Attributes the form needs from the walk for this page (set on the pool's copy of the spider)."""
         return {}
 
     def sort_links(self, response: Response) -> tuple[list[str], list[str]]:
@@ -291,24 +296,3 @@ def _validators(response: Response, key: str, links: list) -> tuple:
 
 def _escape(text: str) -> str:
     return escape(text, quote=False)
-
-
-def _wall_title(titles: list[str], size: int) -> str:
-    """The page title when it is a challenge page's (and the page small enough to be one), else ""."""
-    title = " ".join(titles)[:200]
-    return title if BOT_WALL_TITLE.search(title) and size < 200_000 else ""
-
-
-_worker_spiders: dict = {}
-
-
-def extract_article(spider_class, source: SourceConfig, state: dict, url: str, body: bytes, content_type: str | None):
-    """(bot wall title or "", Article or None) of one article page, by a copy of the spider kept per source."""
-    key = (spider_class, repr(source))
-    spider = _worker_spiders.get(key)
-    if spider is None:
-        spider = _worker_spiders[key] = spider_class(source=source)
-    spider.__dict__.update(state)
-    page = Page.from_bytes(body, url, content_type)
-    wall = _wall_title(page.selector.xpath("//title//text()").getall(), len(body))
-    return wall, None if wall else spider.article(page, page.html)

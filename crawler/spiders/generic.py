@@ -77,7 +77,9 @@ class GenericSpider(ArticleSpider):
         if not self.articles and response.status == 200 and isinstance(response, scrapy.http.TextResponse):
             if looks_like_article(Page.from_response(response)):
                 self.crawler.stats.inc_value("refeed/articles_by_content")
-                await self.store_page(response)  # extracted and stored by the page worker, as from parse_article
+                item = await self.article_item(response)  # extracted in the page pool, as from parse_article
+                if item is not None:
+                    yield item
         for request in super().parse_listing(response):
             yield request
 
