@@ -16,6 +16,8 @@ CHECKED = sorted(
     [
         *(ROOT / "crawler" / "extract").glob("*.py"),
         *(ROOT / "feeds").glob("*.py"),
+        ROOT / "crawler" / "config.py",
+        ROOT / "crawler" / "schedule.py",
     ]
 )
 
