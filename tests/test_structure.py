@@ -18,6 +18,8 @@ CHECKED = sorted(
         *(ROOT / "feeds").glob("*.py"),
         ROOT / "crawler" / "config.py",
         ROOT / "crawler" / "schedule.py",
+        *(ROOT / "refeed_cli").glob("*.py"),
+        ROOT / "scheduler.py",
     ]
 )
 
