@@ -3,7 +3,8 @@
 # Why a child process: Twisted's reactor is one per process and cannot restart. `demo` crawls with Scrapy
 # in-process (the reactor has stopped by the time the feeds are served), and pytest runs crawls in-process
 # too, so FeedServer always serves from a child (`python -m feeds.twisted_site`) that exits when its parent
-# goes away (its stdin closes) or on SIGINT/SIGTERM. feeds.twisted_site holds the twisted.web resources.
+# goes away (its stdin closes) or on SIGINT/SIGTERM. feeds.twisted_site holds the twisted.web resources,
+# feeds.headers what they answer (content types, max-age, gzip): twisted_site never imports this module back.
 
 from __future__ import annotations
 
@@ -15,39 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["CONTENT_TYPES", "MAX_AGE", "FeedServer", "accepts_gzip", "serve"]
+__all__ = ["FeedServer", "serve"]
 
 logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTENT_TYPES = {
-    ".atom": "application/atom+xml; charset=utf-8",
-    ".rss": "application/rss+xml; charset=utf-8",
-    ".json": "application/feed+json; charset=utf-8",
-    ".opml": "text/x-opml; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".xml": "application/xml; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-}
-MAX_AGE = 300  # seconds readers may reuse a response without asking
 START_TIMEOUT = 30.0  # seconds the child server may take to start listening
-
-
-def accepts_gzip(accept_encoding: str) -> bool:
-    """Whether an Accept-Encoding header value allows gzip (``gzip``, ``x-gzip`` or ``*`` with q > 0)."""
-    for part in accept_encoding.split(","):
-        token, _, params = part.strip().partition(";")
-        if token.strip().lower() not in ("gzip", "x-gzip", "*"):
-            continue
-        q = params.strip().lower().replace(" ", "")
-        if q.startswith("q="):
-            try:
-                return float(q[2:]) > 0
-            except ValueError:
-                return False
-        return True
-    return False
 
 
 def serve(directory: str | os.PathLike, host: str = "127.0.0.1", port: int = 8080) -> None:
@@ -65,7 +39,7 @@ class FeedServer:
         self.directory = Path(directory).resolve()
         self.host = host
         self.port = port
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -90,21 +64,24 @@ class FeedServer:
         return self
 
     @staticmethod
-    def _first_line(process: subprocess.Popen) -> str:
+    def _first_line(process: subprocess.Popen[bytes]) -> str:
+        stdout = process.stdout
+        assert stdout is not None  # Popen(stdout=PIPE)
         deadline = time.monotonic() + START_TIMEOUT
         buffer = b""
         while b"\n" not in buffer:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([process.stdout], [], [], remaining)[0]:
+            if remaining <= 0 or not select.select([stdout], [], [], remaining)[0]:
                 return "error feed server did not start in time"
-            chunk = os.read(process.stdout.fileno(), 4096)
+            chunk = os.read(stdout.fileno(), 4096)
             if not chunk:
                 break
             buffer += chunk
         return buffer.decode("utf-8", "replace").strip()
 
     @staticmethod
-    def _end(process: subprocess.Popen) -> None:
+    def _end(process: subprocess.Popen[bytes]) -> None:
+        assert process.stdin is not None and process.stdout is not None  # Popen(stdin=PIPE, stdout=PIPE)
         try:
             process.stdin.close()  # the child stops its reactor when stdin closes
         except OSError:

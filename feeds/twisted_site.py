@@ -9,10 +9,11 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 from twisted.web import http, pages, resource, server, static
 
-from feeds.server import CONTENT_TYPES, MAX_AGE, accepts_gzip
+from feeds.headers import CONTENT_TYPES, MAX_AGE, accepts_gzip
 
 __all__ = ["main", "serve", "site"]
 
@@ -139,8 +140,9 @@ def serve(directory: str | os.PathLike, host: str = "127.0.0.1", port: int = 808
     """Serve ``directory`` in this process until SIGINT/SIGTERM (or, without ``signals``, until something else
     stops the reactor). Uses Twisted's reactor, so never after a crawl in the same process; ``announce(port)`` is
     called once listening."""
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed
 
+    reactor: Any = installed  # twisted.internet.reactor is typed as a module, not as the reactor it becomes
     listening = reactor.listenTCP(port, site(directory), interface=host)
     logger.info("serving %s at http://%s:%d/", directory, host, listening.getHost().port)
     if announce is not None:
@@ -158,8 +160,9 @@ class _ParentWatch:
         pass
 
     def connectionLost(self, reason=None) -> None:
-        from twisted.internet import reactor
+        from twisted.internet import reactor as installed
 
+        reactor: Any = installed
         if reactor.running:
             reactor.stop()
 
@@ -174,16 +177,17 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from twisted.internet import error
-    from twisted.logger import STDLibLogObserver, globalLogBeginner
+    from twisted.logger import ILogObserver, STDLibLogObserver, globalLogBeginner
 
-    globalLogBeginner.beginLoggingTo([STDLibLogObserver(name="feeds.server")], redirectStandardIO=False)
+    globalLogBeginner.beginLoggingTo([cast(ILogObserver, STDLibLogObserver(name="feeds.server"))], redirectStandardIO=False)
 
     def announce(port: int) -> None:
         print(f"listening {port}", flush=True)
         if args.watch_stdin:
             from twisted.internet import stdio
 
-            stdio.StandardIO(_ParentWatch(), stdout=os.open(os.devnull, os.O_WRONLY))
+            standard_io: Any = stdio.StandardIO  # typed from its Windows variant, which has no stdout argument
+            standard_io(_ParentWatch(), stdout=os.open(os.devnull, os.O_WRONLY))
 
     if args.watch_stdin:  # the parent ends it by closing stdin; a Ctrl-C reaches the parent too, which does so
         signal.signal(signal.SIGINT, signal.SIG_IGN)

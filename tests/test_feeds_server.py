@@ -11,7 +11,8 @@ from email.utils import formatdate
 import pytest
 from conftest import ROOT
 
-from feeds.server import FeedServer, accepts_gzip
+from feeds.headers import accepts_gzip
+from feeds.server import FeedServer
 
 ATOM = b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">' + (
     b"<entry><title>x</title></entry>" * 40
