@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, run_cli, write_config
 from sqlalchemy import func, select
 
-from crawler import importer
+from crawler import importer, retention
 from crawler.dedup import lead_keys, near_signature
 from crawler.demo.archive import archive_lines
 from crawler.importer import import_lines
@@ -157,6 +157,31 @@ def test_store_of_the_previous_schema_upgrades_itself_on_first_use(tmp_path):
         build_feeds(store.articles(), tmp_path / "every", BASE, rules=RULES)
         assert files(tmp_path / "public") == files(tmp_path / "every")
         assert (tmp_path / "public" / "kazakhstan.atom").exists()
+    finally:
+        store.close()
+
+
+def test_retention_gives_pages_back_for_a_while_each_build_and_the_next_goes_on(tmp_path, monkeypatch):
+    """A build gives free pages back for at most GIVE_BACK_SECONDS (the first retention of a year-old store frees
+    gigabytes); the next build, with nothing new to prune, goes on where it stopped."""
+    store = Store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    try:
+        stored(store, 300, start=datetime(2020, 1, 1, tzinfo=UTC))
+        monkeypatch.setattr(retention, "VACUUM_PAGES", 20)
+        monkeypatch.setattr(retention, "GIVE_BACK_SECONDS", 0.0)  # one step of VACUUM_PAGES a build
+        before = (tmp_path / "store.sqlite3").stat().st_size
+        assert prune(store, keep_days=30) == 300
+        with store.engine.connect() as conn:
+            left = conn.exec_driver_sql("PRAGMA freelist_count").scalar()
+        assert left > 20
+        assert prune(store, keep_days=30) == 0  # nothing new: it goes on giving back
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA freelist_count").scalar() == left - 20
+        monkeypatch.setattr(retention, "GIVE_BACK_SECONDS", 30.0)
+        prune(store, keep_days=30)
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA freelist_count").scalar() == 0
+        assert (tmp_path / "store.sqlite3").stat().st_size < before
     finally:
         store.close()
 
