@@ -59,7 +59,7 @@ def test_when_trafilatura_keeps_nothing_in_precision_mode_its_recall_mode_is_the
     import trafilatura
 
     real = trafilatura.extract
-    monkeypatch.setattr(trafilatura, "extract", lambda *a, **kw: None if kw.get("favor_precision") else real(*a, **kw))
+    monkeypatch.setattr(trafilatura, "extract", lambda *a, **kw: real(*a, **kw) if kw.get("favor_recall") else None)  # nor balanced
     with caplog.at_level(logging.DEBUG, logger="crawler.extract"):
         result = extracted(tmp_path, divs_and_breaks())
     assert all(line in result["content_text"] for line in LINES)
@@ -90,3 +90,36 @@ def test_control_characters_after_a_line_break_do_not_stop_the_page(tmp_path):
 <meta property="og:type" content="article"></head><body><article><h1>Village fete returns in June</h1>{body}</article></body></html>""")
     assert not isinstance(result, Exception), result
     assert LINES[0] in result["content_text"]
+
+
+def test_when_trafilatura_keeps_little_in_precision_mode_its_balanced_mode_is_asked(tmp_path, caplog, monkeypatch):
+    """A narrow container (a section of a page that runs on in sibling sections), a list or a table cut: under
+    cascade.SHORT words in precision mode, its balanced mode is asked, and taken when it keeps more."""
+    import trafilatura
+
+    real, modes = trafilatura.extract, []
+
+    def extract(*args, **kwargs):
+        modes.append("precision" if kwargs.get("favor_precision") else "recall" if kwargs.get("favor_recall") else "balanced")
+        return f"<html><body><p>{LINES[0]}</p></body></html>" if kwargs.get("favor_precision") else real(*args, **kwargs)
+
+    monkeypatch.setattr(trafilatura, "extract", extract)
+    body = "".join(f"<p>{line}</p>" for line in LINES)
+    with caplog.at_level(logging.DEBUG, logger="crawler.extract"):
+        result = extracted(tmp_path, f"""<!doctype html><html lang="en"><head><title>Village fete returns in June</title></head>
+<body><main><h1>Village fete returns in June</h1>{body}</main></body></html>""")
+    assert modes == ["precision", "balanced"]
+    assert all(line in result["content_text"] for line in LINES)
+    assert any("in its balanced mode: taking those" in r.getMessage() for r in caplog.records)
+
+
+def test_when_trafilatura_keeps_a_long_body_in_precision_mode_nothing_else_is_asked(tmp_path, monkeypatch):
+    import trafilatura
+
+    real, calls = trafilatura.extract, []
+    monkeypatch.setattr(trafilatura, "extract", lambda *a, **kw: calls.append(kw.get("favor_precision")) or real(*a, **kw))
+    body = "".join(f"<p>{line}</p>" for line in LINES * 3)  # over 200 words
+    result = extracted(tmp_path, f"""<!doctype html><html lang="en"><head><title>Village fete returns in June</title></head>
+<body><article><h1>Village fete returns in June</h1>{body}</article></body></html>""")
+    assert LINES[-1] in result["content_text"]
+    assert calls == [True]

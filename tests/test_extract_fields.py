@@ -112,3 +112,20 @@ def test_non_article_pages_are_not_articles(name, url):
 @pytest.mark.parametrize("name", ["de_article.html", "es_article.html", "cp1252_article.html", "pl_article.html"])
 def test_article_pages_are_articles(name):
     assert looks_like_article(Page.from_text(page(name).decode("utf-8"), f"http://example.test/2022/01/08/{name}"))
+
+
+VISIBLE_DATES = {
+    "a dated class": '<div class="entry-meta">{long}<span class="post-date">3. März 2021</span></div>',
+    "a time element": "<p>{long}</p><time>3. März 2021</time>",
+    "the line under the headline": "<p>Von Anna Beispiel</p><p>3. März 2021</p><p>{long}</p>",
+}
+
+
+@pytest.mark.parametrize("where", VISIBLE_DATES)
+def test_a_date_written_out_near_the_headline_is_the_published_date(where):
+    """Without metadata, the date on the page: in a short element whose class says date, in `<time>`, or a line under
+    the headline; the class "meta" of a long container (dates in its text) is no date's place."""
+    long = "Der Stadtrat hat am 1. Februar 2020 beschlossen, die Brücke zu erneuern, und die Arbeiten beginnen im Herbst."
+    body = VISIBLE_DATES[where].format(long=long)
+    html = f'<html lang="de"><head><title>Brücke</title></head><body><h1>Brücke wird erneuert</h1>{body}</body></html>'
+    assert Page.from_text(html, "https://example.org/a").published() == datetime(2021, 3, 3, tzinfo=UTC)

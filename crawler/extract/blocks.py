@@ -100,13 +100,18 @@ def _promotion(text: str) -> bool:
     return word_count(text) <= PROMOTION_WORDS and bool(PROMOTION.search(text))
 
 
+# What a dateline has besides digits: a word (a month, a weekday, "Uhr", "ago"), day.month.year, a time of day, or
+# 年/月/日. A number alone ("+1", "2015"), a price ("9,90 €") or a score is text, however dateparser reads it.
+_DATE_SHAPE = re.compile(r"\d.*[^\W\d_]{2}|[^\W\d_]{2}.*\d|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}:\d{2}|\d\s*[年月日]")
+
+
 def _only_a_date(text: str, languages: list[str] | None = None) -> bool:
     """A dateline block (`8. Januar 2022`, `2022年1月8日`, `Jan. 8, 2022 10:15`): metadata, not article text.
 
     Read in `languages` only (the page's own and English) when the page declares one: a dateline is written in
     the page's language, and asking dateparser in every language it knows cost a crawl more than fetching.
     """
-    if len(text) > 40 or len(text.split()) > 6 or not re.search(r"\d", text):
+    if len(text) > 40 or len(text.split()) > 6 or not _DATE_SHAPE.search(text):
         return False
     return parse_datetime(text, languages, anywhere=not languages) is not None
 

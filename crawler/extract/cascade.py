@@ -11,10 +11,11 @@ from crawler.extract.merge import combine
 from crawler.extract.page import Page
 from crawler.extract.text import word_count
 
-__all__ = ["PLAUSIBLE", "extract_body"]
+__all__ = ["PLAUSIBLE", "SHORT", "extract_body"]
 
 logger = logging.getLogger(__name__)
 
+SHORT = 200  # fewer words than this from trafilatura in precision mode: ask its balanced mode too
 PLAUSIBLE = 30  # fewer words than this from the cascade (a caption, a line or two) is no body yet: try the fallbacks
 
 
@@ -26,6 +27,12 @@ def extract_body(page: Page, html: str | None = None) -> Extracted:
     """
     own = markup_body(page)
     generic = extract_generic_body(page)
+    kept = word_count(generic.text)
+    if kept < SHORT:  # little in precision mode: a narrow container, a list or table it cut; its balanced mode looks wider
+        balanced = extract_generic_body(page, favor=None)
+        if word_count(balanced.text) > kept:
+            logger.debug("%s: trafilatura kept %d words in precision mode, %d in its balanced mode: taking those", page.url, kept, word_count(balanced.text))
+            generic = balanced
     result = combine(own, generic)
     found = word_count(result.text)
     if found >= PLAUSIBLE:
