@@ -42,7 +42,6 @@ class ImportReport:
     new: int = 0
     replaced: int = 0
     bad: int = 0
-    staged: bool = False  # dedup keys of this import wait in the staging tables
 
 
 def _when(line: dict, key: str) -> datetime | None:
@@ -154,9 +153,8 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport, index: Ind
                 inserted, new = inserted + len(new), []
                 stored.add(row["id"])
             if row["id"] in stored:
-                if report.staged:
+                if Store.staged(conn):  # its own keys may be among them, this batch's included
                     Store.merge_staged(conn)
-                    report.staged = False
                 _replace(conn, row, bands, urls)
                 replaced += 1
                 continue
@@ -170,7 +168,6 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport, index: Ind
     new, replaced = _while_locked(lambda: _in_transaction(store, write))
     report.new += new
     report.replaced += replaced
-    report.staged = report.staged or new > 0
 
 
 def _replace(conn, row: dict, bands: list[int], urls: list[str]) -> None:
@@ -257,11 +254,12 @@ def import_lines(
             future.cancel()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        if report.staged:  # what was stored is deduplicated against, even when a bad input stopped the rest
-            progress(f"moving the deduplication keys of {report.new} stories into place")
-            _while_locked(lambda: _in_transaction(store, Store.merge_staged))
-            report.staged = False
-        lock.release()
+        try:  # what was stored is deduplicated against, even when a bad input stopped the rest
+            if report.new:
+                progress(f"moving the deduplication keys of {report.new} stories into place")
+            _while_locked(lambda: _in_transaction(store, lambda conn: Store.staged(conn) and Store.merge_staged(conn)))
+        finally:
+            lock.release()
     return report
 
 

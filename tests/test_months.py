@@ -370,6 +370,7 @@ def test_the_same_id_twice_in_one_import_is_one_story_the_later_line_wins(store)
     assert (report.new, report.replaced) == (1, 1)
     (story,) = list(store.articles())
     assert story["title"] == "Second" and story["urls"] == later["urls"]
+    assert dedup_keys(store) == keys_of([story])  # the earlier line's keys, staged in the same batch, are gone
 
 
 def dedup_keys(store: Store) -> tuple[set, set]:
