@@ -169,9 +169,11 @@ class Nginx:
             except OSError:
                 time.sleep(0.05)
         self.process.kill()
+        assert self.process.stderr is not None
         sys.exit(f"nginx did not start: {self.process.stderr.read().decode(errors='replace')}")
 
     def __exit__(self, *exc) -> None:
+        assert self.process is not None
         self.process.terminate()
         self.process.wait(10)
 
@@ -275,8 +277,8 @@ def main() -> None:
     from crawler.demo.site import generate
 
     site = generate(count=args.articles)
-    with tempfile.TemporaryDirectory(prefix="refeed-bench-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="refeed-bench-") as folder:
+        tmp = Path(folder)
         tmp.chmod(0o755)  # nginx's worker may run as nobody
         (tmp / "site").mkdir()
         (tmp / "work").mkdir()

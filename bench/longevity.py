@@ -52,6 +52,7 @@ def command(args: list[str], cwd: Path, stdin=None, stdout=subprocess.DEVNULL) -
     started = time.monotonic()
     child = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), *args], cwd=cwd, stdin=stdin, stdout=stdout,
                              stderr=subprocess.PIPE, text=True)
+    assert child.stderr is not None
     err = child.stderr.read()
     _, status, usage = os.wait4(child.pid, 0)
     child.stderr.close()
@@ -83,7 +84,9 @@ def soak(workdir: Path, seconds: float) -> dict:
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     samples: list[tuple[float, float]] = []
     err: list[str] = []
-    reader = threading.Thread(target=lambda: err.extend(child.stderr))
+    assert child.stderr is not None
+    stream = child.stderr
+    reader = threading.Thread(target=lambda: err.extend(stream))
     reader.start()
     started = time.monotonic()
     while time.monotonic() - started < seconds and child.poll() is None:

@@ -31,6 +31,7 @@ def once(articles: int) -> dict:
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         tree = TreeSampler(child.pid)
         tree.start()
+        assert child.stderr is not None
         err = child.stderr.read()  # until the child exits; it stays a zombie for wait4 to reap
         tree.stop()
         _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage (ru_maxrss in KiB on Linux)
@@ -75,7 +76,8 @@ def _descendants(root: int) -> set[int]:
             except OSError:
                 continue
             parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {root}
+    found: set[int] = set()
+    frontier = {root}
     while frontier:
         frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
         found |= frontier

@@ -61,7 +61,10 @@ def wrk(binary: str, url: str, seconds: int, connections: int, headers: list[str
     for header in headers:
         command += ["-H", header]
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None:
+        sys.exit(f"wrk printed no rate:\n{out}")
+    rate = float(found.group(1))
     latency = re.search(r"99%\s+(\S+)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:

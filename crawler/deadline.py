@@ -69,6 +69,8 @@ class HardDeadline:
         os._exit(EXIT_FAILED)
 
     def _record(self) -> None:
+        if self.on_expiry is None:
+            return
         try:
             self.on_expiry()
         except Exception:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crawler.dedup import NearSignature
 
 __all__ = ["Article"]
 
@@ -30,6 +34,6 @@ class Article:
     story_id: str | None = field(default=None, repr=False)
     correction: bool = field(default=False, repr=False)
     fingerprint: str | None = field(default=None, repr=False)
-    signature: object = field(default=None, repr=False)
+    signature: NearSignature | None = field(default=None, repr=False)
     # (key, ETag, Last-Modified) of the page, remembered with its article for the next run's conditional request
     validators: tuple | None = field(default=None, repr=False)

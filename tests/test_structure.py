@@ -11,17 +11,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 80
-# The modules held to the limits; a module joins once it keeps to them (the others: see issue 16).
-CHECKED = sorted(
-    [
-        *(ROOT / "crawler" / "extract").glob("*.py"),
-        *(ROOT / "feeds").glob("*.py"),
-        ROOT / "crawler" / "config.py",
-        ROOT / "crawler" / "schedule.py",
-        *(ROOT / "refeed_cli").glob("*.py"),
-        ROOT / "scheduler.py",
-    ]
-)
+# Every source file is held to the limits, but the sample site's word pools (data, not logic) and the files still
+# being split (issue 16), each until the change that splits it: a listed file that keeps to the limits fails the test
+# too, so the list only shrinks.
+DATA = {ROOT / "crawler" / "demo" / "texts.py"}
+NOT_YET = {ROOT / "crawler" / "store.py", ROOT / "crawler" / "distributed.py", ROOT / "crawler" / "demo" / "site.py"}
+SOURCES = sorted(
+    path
+    for entry in ("crawler", "feeds", "refeed_cli", "bench")
+    for path in (ROOT / entry).rglob("*.py")
+) + [ROOT / "scheduler.py"]
+CHECKED = [path for path in SOURCES if path not in DATA | NOT_YET]
 
 
 def long_functions(tree: ast.AST) -> list[tuple[str, int]]:
@@ -37,7 +37,19 @@ def long_functions(tree: ast.AST) -> list[tuple[str, int]]:
 
 
 def test_the_checked_modules_exist():
-    assert len(CHECKED) >= 10, CHECKED
+    assert len(CHECKED) >= 80, CHECKED
+    assert all(path.exists() for path in DATA | NOT_YET), sorted(DATA | NOT_YET)
+
+
+def breaks_the_limits(path: Path) -> bool:
+    source = path.read_text(encoding="utf-8")
+    lines = source.count("\n") + (not source.endswith("\n"))
+    return lines > MAX_MODULE_LINES or bool(long_functions(ast.parse(source)))
+
+
+@pytest.mark.parametrize("path", sorted(NOT_YET), ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_file_not_yet_split_still_needs_it(path: Path):
+    assert breaks_the_limits(path), f"{path.relative_to(ROOT)} keeps to the limits now: take it off NOT_YET"
 
 
 @pytest.mark.parametrize("path", CHECKED, ids=lambda p: str(p.relative_to(ROOT)))

@@ -144,7 +144,7 @@ class _Story:
         rival_city = rng.choice([c for c in texts.CITIES if c[0] != place[0]])[0]
         parties = rng.sample(texts.SLOTS["party"], 2)
         subject = rng.choice(texts.SLOTS["subject"])
-        self.fixed = {
+        self.fixed: dict[str, str] = {
             "P": f"{people[0]} {surnames[0]}",
             "Plast": surnames[0],
             "Q": f"{people[1]} {surnames[1]}",
@@ -398,9 +398,9 @@ def generate(seed: int = 2022, count: int = 240) -> SampleSite:
             )
         )
     for index in rng.sample(range(1, count), CROSS_LISTED):
-        story = stories[index]
-        other = rng.choice([s for s in SECTIONS if s != story.section])
-        stories[index] = dataclasses.replace(story, also_in=(other,))
+        listed = stories[index]
+        other = rng.choice([s for s in SECTIONS if s != listed.section])
+        stories[index] = dataclasses.replace(listed, also_in=(other,))
     copy = _republished(seed_story, new_shortid())
     trends = rng.sample(range(1, count), 5)
     return SampleSite(seed, stories + [copy], trends=[stories[i].shortid for i in trends])
@@ -527,8 +527,8 @@ class SampleSite:
                 return self._redirect(f"/{section}/")
             page = key.rsplit("=", 1)[1]
             if page.isdigit() and 1 <= int(page) <= self.section_pages(section):
-                listed = self.section_listing(section)[(int(page) - 1) * PER_PAGE:int(page) * PER_PAGE]
-                return self._html(self._section(section, int(page), listed), [a for a, _ in listed])
+                on_page = self.section_listing(section)[(int(page) - 1) * PER_PAGE:int(page) * PER_PAGE]
+                return self._html(self._section(section, int(page), on_page), [a for a, _ in on_page])
         article = self._paths.get(route)
         if article is not None:
             cached = self._cache.get((base, f"article:{article.shortid}"))

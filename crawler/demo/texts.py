@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ PUBLISHERS = (
 )
 
 # Pools the generator draws story-wide slots from.
-SLOTS = {
+SLOTS: dict[str, tuple[Any, ...]] = {
     "news_org": (
         "the fire brigade", "the regional police", "the district court", "the national weather service",
         "the civil protection agency", "the coast guard", "the railway operator", "the public prosecutor's office",
@@ -180,7 +181,7 @@ SLOTS = {
 # ---------------------------------------------------------------------------------------------
 # Per-section templates.
 
-SECTIONS = {
+SECTIONS: dict[str, dict[str, Any]] = {
     "news": {
         "titles": (
             "{city}: [Thousands of|Hundreds of|Many] households without power after [storm|heavy snowfall|freezing rain]",
@@ -645,7 +646,7 @@ GENERIC = (
 # ---------------------------------------------------------------------------------------------
 # The seed article (story #0), as on The Limited Times, and the reworded sentences of its copy.
 
-SEED = {
+SEED: dict[str, Any] = {
     "title": "Kazakhstan: Germany imposes export ban on armaments",
     "lede": (
         "In the face of violent protests, Kazakhstan's president issued an order to shoot. For the time "
