@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from crawler.dedup import exact_fingerprint, lead_keys, near_signature
 from crawler.pipelines import content_hash_of, sanitize_html
-from crawler.store import Store, _while_locked, import_lock, stories, story_id_for, utcnow
+from crawler.store import Store, import_lock, stories, story_id_for, utcnow, while_locked
 
 __all__ = ["BadLine", "ImportReport", "import_lines", "parse_line"]
 
@@ -165,7 +165,7 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport, index: Ind
         insert(conn, new)
         return inserted + len(new), replaced
 
-    new, replaced = _while_locked(lambda: _in_transaction(store, write))
+    new, replaced = while_locked(lambda: _in_transaction(store, write))
     report.new += new
     report.replaced += replaced
 
@@ -257,7 +257,7 @@ def import_lines(
         try:  # what was stored is deduplicated against, even when a bad input stopped the rest
             if report.new:
                 progress(f"moving the deduplication keys of {report.new} stories into place")
-            _while_locked(lambda: _in_transaction(store, lambda conn: Store.staged(conn) and Store.merge_staged(conn)))
+            while_locked(lambda: _in_transaction(store, lambda conn: Store.staged(conn) and Store.merge_staged(conn)))
         finally:
             lock.release()
     return report

@@ -422,9 +422,9 @@ def test_a_batch_whose_commit_fails_is_lost_whole_and_the_next_batch_works(tmp_p
 def test_writers_kept_out_past_busy_timeout_try_again_instead_of_failing(tmp_path, monkeypatch, caplog):
     """SQLite queues no writers: another crawl's batches can keep a run record or a second batch out past
     busy_timeout (0.1 s here, 30 s in use). They try again until the lock is free, and nothing is lost."""
-    import crawler.store as store_module
+    from crawler.store import contention
 
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.1)
+    monkeypatch.setattr(contention, "BUSY_TIMEOUT", 0.1)
     url = f"sqlite:///{tmp_path / 'refeed.sqlite3'}"
     busy, runs, second = Batch(Store(url), max_items=50, max_seconds=3600), Store(url), Batch(Store(url), max_items=50, max_seconds=3600)
     results = []

@@ -1,41 +1,27 @@
-"""SQLAlchemy tables and queries: stories, their URLs, the near-duplicate index and run history."""
+"""The Store (one database's engine, opened with its schema made or brought up to date), its queries and the write batch."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import logging
 import random
-import sqlite3
-import struct
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
     String,
     Table,
-    Text,
-    TypeDecorator,
     and_,
     bindparam,
     create_engine,
     event,
     func,
-    inspect,
     literal,
     literal_column,
     null,
@@ -47,215 +33,37 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import OperationalError
 
 from crawler.canonical import match_key
 from crawler.dedup import BANDS, lead_keys
 from crawler.locks import SourceLock
-
-__all__ = ["Batch", "Store", "story_id_for", "utcnow", "SCHEMA_VERSION"]
+from crawler.store.contention import SCHEMA_LOCK, STORY_LOCK, reading_connection, sqlite_pragmas, while_locked, write
+from crawler.store.schema import (
+    EXPORT_KEYS,
+    SCHEMA_VERSION,
+    UTCDateTime,
+    changed_stories,
+    dirty_feeds,
+    feeds,
+    lead_keys_by_story,
+    lead_keys_table,
+    meta,
+    metadata,
+    near_bands,
+    near_bands_by_story,
+    runs,
+    sqlite_schema_made,
+    staged_bands,
+    staged_lead_keys,
+    stories,
+    story_urls,
+    upgrade,
+    url_keys,
+    utcnow,
+    validators,
+)
 
 logger = logging.getLogger(__name__)
-SCHEMA_VERSION = 2  # 2: stories.pruned, the feed index (story_topics, changed_stories, dirty_feeds), feeds' build state
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value, dialect):
-        return value.replace(tzinfo=UTC) if value is not None else None
-
-
-class JSONList(TypeDecorator):
-    impl = Text
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        return json.dumps(list(value or []), ensure_ascii=False)
-
-    def process_result_value(self, value, dialect):
-        return json.loads(value) if value else []
-
-
-metadata = MetaData()
-
-stories = Table(
-    "stories",
-    metadata,
-    Column("id", String(16), primary_key=True),
-    Column("url", Text, nullable=False),
-    Column("site", String(64), nullable=False),
-    Column("title", Text, nullable=False),
-    Column("published", UTCDateTime, nullable=False),
-    Column("updated", UTCDateTime, nullable=False),
-    Column("first_seen", UTCDateTime, nullable=False),
-    Column("publisher", Text),
-    Column("publishers", JSONList, nullable=False),
-    Column("authors", JSONList, nullable=False),
-    Column("topics", JSONList, nullable=False),
-    Column("language", String(16)),
-    Column("summary", Text, nullable=False, default=""),
-    Column("content_html", Text, nullable=False, default=""),
-    Column("content_text", Text, nullable=False, default=""),
-    Column("image", Text),
-    Column("image_caption", Text),
-    Column("fingerprint", String(40), nullable=False, index=True),
-    Column("content_hash", String(40), nullable=False),
-    Column("signature", LargeBinary),
-    Column("pruned", UTCDateTime),  # when keep_days took its text and HTML; what deduplication needs stays
-)
-# Export streams stories in this order; retention finds the old ones by first_seen.
-stories_by_published = Index("ix_stories_published", stories.c.published, stories.c.id)
-stories_unpruned = Index(  # retention's work: the stories not yet pruned, oldest first (pruned ones cost nothing)
-    "ix_stories_unpruned", stories.c.first_seen, sqlite_where=stories.c.pruned.is_(None), postgresql_where=stories.c.pruned.is_(None)
-)
-
-story_topics = Table(  # the feed index: every feed a story is in ("all", its topics, its publisher), by date
-    "story_topics",
-    metadata,
-    Column("story_id", String(16), ForeignKey("stories.id"), primary_key=True),
-    Column("slug", String(200), primary_key=True),
-    Column("published", UTCDateTime, nullable=False),
-    sqlite_with_rowid=False,
-)
-# A feed's newest entries: one range of this index (newest first, ties by id as the feed orders them).
-story_topics_latest = Index("ix_story_topics_latest", story_topics.c.slug, story_topics.c.published.desc(), story_topics.c.story_id)
-
-changed_stories = Table(  # stories stored or updated since the feed index last took them in; `mark` tells a later change
-    "changed_stories",
-    metadata,
-    Column("story_id", String(16), primary_key=True),
-    Column("mark", BigInteger, nullable=False),
-)
-
-source_feeds = Table(  # the feeds of its own (sections, publishers) each source has made: at most FEEDS_PER_SOURCE
-    "source_feeds",
-    metadata,
-    Column("site", String(64), primary_key=True),
-    Column("slug", String(200), primary_key=True),
-)
-
-dirty_feeds = Table(  # feeds whose entries may have changed since the last build
-    "dirty_feeds",
-    metadata,
-    Column("slug", String(200), primary_key=True),
-    Column("mark", BigInteger, nullable=False),
-)
-
-story_urls = Table(
-    "story_urls",
-    metadata,
-    Column("url", Text, primary_key=True),
-    Column("story_id", String(16), ForeignKey("stories.id"), nullable=False, index=True),
-    Column("first_seen", UTCDateTime, nullable=False),
-)
-
-near_bands = Table(
-    "near_bands",
-    metadata,
-    Column("band", Integer, primary_key=True),
-    Column("hash", BigInteger, primary_key=True),
-    Column("story_id", String(16), ForeignKey("stories.id"), primary_key=True),
-    sqlite_with_rowid=False,  # the primary key (band, hash, story_id) is the lookup index: no second copy of the rows
-)
-# A correction replaces its story's bands: without this index each delete scanned the whole table (3.8 ms at
-# 2,000 stories, growing with the store). Created by Store() on stores made before it, too.
-near_bands_by_story = Index("ix_near_bands_story_id", near_bands.c.story_id)
-
-url_keys = Table(  # every stored URL's match key (no scheme, `www.` or trailing slash): finds a page however it is spelled
-    "url_keys",
-    metadata,
-    Column("key", Text, primary_key=True),
-    Column("story_id", String(16), ForeignKey("stories.id"), nullable=False, index=True),
-)
-
-lead_keys_table = Table(  # a story's title and first words, hashed: a teaser and its full text find each other
-    "lead_keys",
-    metadata,
-    Column("hash", BigInteger, primary_key=True),
-    Column("story_id", String(16), ForeignKey("stories.id"), primary_key=True, index=True),
-    sqlite_with_rowid=False,
-)
-
-_lead_keys_by_story = next(iter(lead_keys_table.indexes))  # ix_lead_keys_story_id, for a correction's delete
-
-# `import` writes a story's dedup keys here first, in arrival order, and moves them into near_bands and lead_keys
-# sorted, in one pass, when it ends (or the next process to open the store does, after a killed import). Written
-# one story at a time, those two tables' ~100 rows a story land on random pages of indexes of gigabytes: at a
-# million stories that was 440 KB of pages written per story, and import fell to about 220 stories/s.
-staged_bands = Table("import_near_bands", metadata, Column("band", Integer), Column("hash", BigInteger), Column("story_id", String(16)))
-staged_lead_keys = Table("import_lead_keys", metadata, Column("hash", BigInteger), Column("story_id", String(16)))
-
-runs = Table(
-    "runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("source", String(64), nullable=False, index=True),
-    Column("started", UTCDateTime, nullable=False),
-    Column("finished", UTCDateTime),
-    Column("pages", Integer, nullable=False, default=0),
-    Column("new", Integer, nullable=False, default=0),
-    Column("duplicates", Integer, nullable=False, default=0),
-    Column("skipped", Integer, nullable=False, default=0),
-    Column("errors", Integer, nullable=False, default=0),
-    Column("seen", Integer, nullable=False, default=0),  # articles found on the site, new or known
-    Column("outcome", String(16), nullable=False, default="running"),
-    Column("message", Text),
-)
-
-feeds = Table(
-    "feeds",
-    metadata,
-    Column("slug", String(200), primary_key=True),
-    Column("title", Text, nullable=False),
-    Column("entries", Integer, nullable=False),
-    Column("updated", UTCDateTime),
-    Column("built", UTCDateTime, nullable=False),
-    Column("headlines", Text),  # JSON: the index page's first entries of the feed, [[title, url], …]
-    Column("digest", String(40)),  # of the entries and options it was rendered from
-    Column("files", Text),  # JSON: {file name: [size, mtime_ns]} as that build left them
-)
-
-validators = Table(
-    "http_validators",
-    metadata,
-    Column("url", Text, primary_key=True),
-    Column("etag", Text),
-    Column("last_modified", Text),
-    Column("links", JSONList, nullable=False),  # a listing's article and listing links, replayed on 304
-    Column("checked", UTCDateTime, nullable=False),
-)
-
-meta = Table(
-    "refeed_meta",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
-
-EXPORT_KEYS = (
-    "id", "url", "urls", "title", "published", "updated", "site", "publisher", "authors", "topics",
-    "language", "summary", "content_html", "content_text", "image", "image_caption",
-)
-
-
-def story_id_for(url: str) -> str:
-    """A story's id: derived from the first canonical URL it was stored under, so it never changes."""
-    return hashlib.sha1(url.encode("utf-8")).hexdigest()[:16]
 
 
 class Store:
@@ -268,11 +76,11 @@ class Store:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", sqlite_pragmas)
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":  # processes starting at once on a shared store create it once
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-            elif conn.dialect.name == "sqlite" and not _sqlite_schema_made(conn):
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+            elif conn.dialect.name == "sqlite" and not sqlite_schema_made(conn):
                 # The same for SQLite (the daemon starts a crawl per source at once): the first to take the write
                 # lock creates the schema, the others wait for it and then find it made.
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -282,7 +90,7 @@ class Store:
             if version is None:
                 conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
             elif int(version) < SCHEMA_VERSION:
-                _upgrade(conn, int(version))
+                upgrade(conn, int(version))
             if conn.execute(select(meta.c.value).where(meta.c.key == "dedup_keys")).scalar() is None:
                 _fill_dedup_keys(conn)
                 conn.execute(meta.insert().values(key="dedup_keys", value="1"))
@@ -299,7 +107,7 @@ class Store:
     def reader(self) -> Connection:
         """A connection for lookups only, each statement its own transaction: it holds no snapshot and no lock
         between them (a crawler's; its store writer writes), and sees each commit at once."""
-        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return reading_connection(self.engine)
 
     # -- lookups used while crawling (on the pipeline's connection, so they see its open batch)
 
@@ -396,7 +204,7 @@ class Store:
         stored = conn.execute(select(func.count()).select_from(stories)).scalar_one()
         for staging, table, by_story, per_story in (
             (staged_bands, near_bands, near_bands_by_story, BANDS),
-            (staged_lead_keys, lead_keys_table, _lead_keys_by_story, 20),
+            (staged_lead_keys, lead_keys_table, lead_keys_by_story, 20),
         ):
             rows = conn.execute(select(func.count()).select_from(staging)).scalar_one()
             if not rows:
@@ -537,14 +345,8 @@ class Store:
         self._write(lambda conn: conn.execute(runs.update().where(runs.c.id == run_id).values(**values)))
 
     def _write(self, work):
-        """`work(conn)` in a transaction of its own. SQLite lets one writer in at a time and does not queue the
-        others: a crawl of another source whose batches follow each other closely can keep a short write like
-        this one out past busy_timeout. It is tried again then, for up to WRITE_PATIENCE, not given up."""
-        def attempt():
-            with self.engine.begin() as conn:
-                return work(conn)
-
-        return _while_locked(attempt)
+        """`work(conn)` in a transaction of its own, tried again while another writer holds SQLite's lock."""
+        return write(self.engine, work)
 
     def last_runs(self) -> list[dict]:
         with self.engine.connect() as conn:
@@ -637,14 +439,6 @@ def importing(url: str) -> bool:
         return bool(lock.held())
     finally:
         lock.release()
-
-
-def _lock_key(name: str) -> int:
-    return struct.unpack(">q", hashlib.blake2b(name.encode(), digest_size=8).digest())[0]
-
-
-_SCHEMA_LOCK = _lock_key("refeed:schema")
-_STORY_LOCK = _lock_key("refeed:stories")  # one writer of stories at a time on a shared store (see Batch.serialize)
 
 
 # Prepared once (with bind parameters), so that a lookup costs the database's time, not the query's construction:
@@ -770,7 +564,7 @@ class Batch:
         at once instead of waiting its turn."""
         raw = self.conn.connection.driver_connection
         if not raw.in_transaction:
-            _while_locked(lambda: raw.execute("BEGIN IMMEDIATE"))  # kept out past busy_timeout by another crawl
+            while_locked(lambda: raw.execute("BEGIN IMMEDIATE"))  # kept out past busy_timeout by another crawl
         raw.execute("SAVEPOINT refeed_article")
         try:
             yield
@@ -832,7 +626,7 @@ class Batch:
         holder = getattr(_serializing, "batch", None)
         if holder is not None and holder is not self and not holder.conn.closed:
             holder.commit()  # another crawler on this thread (reactor) holds it: waiting for it here would wait forever
-        self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STORY_LOCK})
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK})
         self.serialized = True
         _serializing.batch = self
 
@@ -864,72 +658,3 @@ def _fill_dedup_keys(conn: Connection) -> None:
             conn.execute(url_keys.insert().values(key=match_key(row.url), story_id=row.story_id))
     for story in conn.execute(select(stories.c.id, stories.c.title, stories.c.content_text)).all():
         Store.replace_lead_keys(conn, story.id, story.title, story.content_text)
-
-
-def _sqlite_schema_made(conn: Connection) -> bool:
-    """Every table and index and the schema's meta rows exist (read without taking the write lock)."""
-    names = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
-    if not {*metadata.tables, near_bands_by_story.name, *(index.name for index in _LATER_INDEXES)} <= names:
-        return False
-    rows = dict(conn.execute(select(meta.c.key, meta.c.value).where(meta.c.key.in_(("schema_version", "dedup_keys")))).all())
-    return "dedup_keys" in rows and rows.get("schema_version") == str(SCHEMA_VERSION)
-
-
-# Columns and indexes added to tables that stores made by an earlier version already have.
-_LATER_COLUMNS = (stories.c.pruned, feeds.c.headlines, feeds.c.digest, feeds.c.files)
-_LATER_INDEXES = (stories_by_published, stories_unpruned)
-
-
-def _upgrade(conn: Connection, version: int) -> None:
-    """A store made by an earlier version, brought to this one: added columns and indexes (new tables are made
-    by create_all). Its stories enter the feed index at the next build (the rules' digest is not yet stored)."""
-    logger.info("upgrading the store from schema %d to %d", version, SCHEMA_VERSION)
-    have: dict[str, set[str]] = {}
-    for column in _LATER_COLUMNS:
-        table = column.table.name
-        if table not in have:
-            have[table] = {c["name"] for c in inspect(conn).get_columns(table)}
-        if column.name not in have[table]:
-            kind = column.type.compile(dialect=conn.dialect)
-            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
-    for index in _LATER_INDEXES:
-        index.create(conn, checkfirst=True)
-    conn.execute(meta.update().where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
-
-
-BUSY_TIMEOUT = 30.0  # seconds SQLite itself waits for the write lock…
-WRITE_PATIENCE = 600.0  # …and refeed, trying again, before a write fails
-
-
-def _locked(exc: BaseException) -> bool:
-    """SQLite's own 'locked' or 'busy' (the driver's error, not SQLAlchemy's text, which quotes the parameters)."""
-    exc = getattr(exc, "orig", exc)
-    return isinstance(exc, sqlite3.OperationalError) and str(exc) in ("database is locked", "database is busy")
-
-
-def _while_locked(attempt, patience: float | None = None, pause: float = 0.05, warn: bool = True):
-    """attempt(), tried again while SQLite answers 'locked' (another writer), for up to `patience` seconds
-    (WRITE_PATIENCE unless given); any other error, or one past the deadline, is raised."""
-    deadline = time.monotonic() + (WRITE_PATIENCE if patience is None else patience)
-    while True:
-        try:
-            return attempt()
-        except (sqlite3.OperationalError, OperationalError) as exc:
-            if not _locked(exc) or time.monotonic() > deadline:
-                raise
-            if warn:
-                logger.warning("the store is busy with another writer; trying again")
-            time.sleep(pause)
-
-
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
-    # A new file gives pages freed by retention back to the file system (`PRAGMA incremental_vacuum`); on a file
-    # made without it this does nothing, and freed pages are reused by later stories instead.
-    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
-    # A new file: processes switching it to WAL at once get "locked" at once, without SQLite's busy wait.
-    _while_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"), patience=BUSY_TIMEOUT, pause=0.01, warn=False)
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
