@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 
-from crawler.store import Store, runs, stories, utcnow, while_locked
+from crawler.store import Store, queries, runs, stories, utcnow, while_locked
 
 __all__ = ["prune"]
 
@@ -44,7 +44,7 @@ def prune(store: Store, keep_days: int, now: datetime | None = None) -> int:
         if ids:
             conn.execute(clear, [{"story": story_id} for story_id in ids])
             for story_id in ids:
-                Store.changed(conn, story_id)  # the feed index drops it at the next build
+                queries.changed(conn, story_id)  # the feed index drops it at the next build
         return len(ids)
 
     while count := store._write(chunk):

@@ -1,9 +1,10 @@
-"""The store: the only database code. Tables in `schema`, one database's engine in `engine`, other writers in `contention`."""
+"""The store: the only database code. Tables in `schema`, queries on a connection in `queries`, import's writes in `staging`,
+the engine and the write batch in `engine`, other writers in `contention`."""
 
 from __future__ import annotations
 
 from crawler.store.contention import while_locked
-from crawler.store.engine import Batch, Store, import_lock, importing
+from crawler.store.engine import Batch, Store
 from crawler.store.schema import (
     EXPORT_KEYS,
     SCHEMA_VERSION,
@@ -19,6 +20,7 @@ from crawler.store.schema import (
     story_topics,
     utcnow,
 )
+from crawler.store.staging import import_lock, importing
 
 __all__ = [
     "EXPORT_KEYS",
