@@ -18,7 +18,7 @@ _writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # crawler →
 
 
 class StoreWriter:
-    """One store batch (crawler/store.py `Batch`) and the one thread that uses it, shared by a crawl's Deduplicate
+    """One store batch (crawler/store/batching.py `Batch`) and the one thread that uses it, shared by a crawl's Deduplicate
     and Store pipelines and its spider (which remembers validators through it). SQLite takes one writer at a time
     and a batch is one connection, so its work runs in order on that thread; the reactor only awaits it.
 

@@ -1,10 +1,12 @@
-"""The store: the only database code. Tables in `schema`, queries on a connection in `queries`, import's writes in `staging`,
-the engine and the write batch in `engine`, other writers in `contention`."""
+"""The store, the only database code, one concern a module: `schema` (tables, upgrade), `queries` (functions on a
+connection), `staging` (import's writes), `history` (runs, feed states), `batching` (the write batch), `contention`
+(other writers) and `engine` (the Store)."""
 
 from __future__ import annotations
 
+from crawler.store.batching import Batch
 from crawler.store.contention import while_locked
-from crawler.store.engine import Batch, Store
+from crawler.store.engine import Store
 from crawler.store.schema import (
     EXPORT_KEYS,
     SCHEMA_VERSION,

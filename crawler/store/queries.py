@@ -98,7 +98,7 @@ _CANDIDATES = union_all(
 _match_key = functools.lru_cache(maxsize=1024)(match_key)  # a new URL is looked up by Deduplicate, then stored
 
 
-# -- lookups while crawling (on the store writer's connection, so that they see its open batch)
+# -- lookups while crawling (Deduplicate's on the store writer's connection, so that they see its open batch)
 
 
 def story_for_url(conn: Connection, url: str) -> str | None:
