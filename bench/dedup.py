@@ -36,7 +36,7 @@ from bench.machine import machine  # noqa: E402
 from crawler.dedup import BANDS, exact_fingerprint, near_signature, shingles, tokens  # noqa: E402
 from crawler.items import Article  # noqa: E402
 from crawler.pipelines import DeduplicatePipeline, StorePipeline  # noqa: E402
-from crawler.store import Store, story_id_for  # noqa: E402
+from crawler.store import queries, story_id_for  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -178,7 +178,7 @@ def scale(sizes: list[int], probe: int) -> None:
             timings, dups = [], 0
             for k in range(probe):
                 if k % 3 == 2:
-                    original = Store.get_story(batch.conn, story_id_for(article(rng.randrange(stored), "", "x").url))
+                    original = queries.get_story(batch.conn, story_id_for(article(rng.randrange(stored), "", "x").url))
                     title, text = original.title, edited(original.content_text, rng)
                 else:
                     title, text = words.title(), words.text()

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from crawler.dedup import exact_fingerprint, lead_keys, near_signature
 from crawler.pipelines import content_hash_of, sanitize_html
-from crawler.store import Store, _while_locked, import_lock, stories, story_id_for, utcnow
+from crawler.store import Store, import_lock, queries, staging, stories, story_id_for, utcnow, while_locked
 
 __all__ = ["BadLine", "ImportReport", "import_lines", "parse_line"]
 
@@ -135,7 +135,7 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport, index: Ind
     keys may be among them) and when the import ends. `index(conn, ids)`: the new stories' feeds decided in the
     same transaction (otherwise they are marked changed, for the next take_in)."""
     def insert(conn, new: list[tuple]) -> None:
-        Store.insert_stories(conn, new, staged=True, changed=index is None)
+        staging.insert_stories(conn, new, staged=True, changed=index is None)
         if index is not None and new:
             index(conn, [row["id"] for row, *_ in new])
 
@@ -153,8 +153,8 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport, index: Ind
                 inserted, new = inserted + len(new), []
                 stored.add(row["id"])
             if row["id"] in stored:
-                if Store.staged(conn):  # its own keys may be among them, this batch's included
-                    Store.merge_staged(conn)
+                if staging.staged(conn):  # its own keys may be among them, this batch's included
+                    staging.merge_staged(conn)
                 _replace(conn, row, bands, urls)
                 replaced += 1
                 continue
@@ -165,18 +165,18 @@ def _store(store: Store, stories_: list[tuple], report: ImportReport, index: Ind
         insert(conn, new)
         return inserted + len(new), replaced
 
-    new, replaced = _while_locked(lambda: _in_transaction(store, write))
+    new, replaced = while_locked(lambda: _in_transaction(store, write))
     report.new += new
     report.replaced += replaced
 
 
 def _replace(conn, row: dict, bands: list[int], urls: list[str]) -> None:
     """A line with a stored id: the story takes its values, keys and URLs (its id and first_seen stay)."""
-    Store.update_story(conn, row["id"], {k: v for k, v in row.items() if k not in ("id", "first_seen")})
-    Store.replace_bands(conn, row["id"], bands)
-    Store.replace_lead_keys(conn, row["id"], row["title"], row["content_text"])
+    queries.update_story(conn, row["id"], {k: v for k, v in row.items() if k not in ("id", "first_seen")})
+    queries.replace_bands(conn, row["id"], bands)
+    queries.replace_lead_keys(conn, row["id"], row["title"], row["content_text"])
     for i, url in enumerate(urls):
-        Store.add_url(conn, row["id"], url, row["first_seen"] + timedelta(microseconds=i))
+        queries.add_url(conn, row["id"], url, row["first_seen"] + timedelta(microseconds=i))
 
 
 def _in_transaction(store: Store, work):
@@ -257,7 +257,7 @@ def import_lines(
         try:  # what was stored is deduplicated against, even when a bad input stopped the rest
             if report.new:
                 progress(f"moving the deduplication keys of {report.new} stories into place")
-            _while_locked(lambda: _in_transaction(store, lambda conn: Store.staged(conn) and Store.merge_staged(conn)))
+            while_locked(lambda: _in_transaction(store, lambda conn: staging.staged(conn) and staging.merge_staged(conn)))
         finally:
             lock.release()
     return report

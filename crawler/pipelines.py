@@ -19,7 +19,7 @@ from crawler.canonical import canonicalize, match_key
 from crawler.dedup import FULLER_BY, SAME_TEXT, NearSignature, compare, exact_fingerprint, looks_truncated, near_signature, probe_keys
 from crawler.extract.text import is_boilerplate
 from crawler.items import Article
-from crawler.store import Store, story_id_for, utcnow
+from crawler.store import queries, story_id_for, utcnow
 from crawler.urlpolicy import same_site
 from crawler.writer import StoreWriter
 from feeds.topics import slugify
@@ -276,16 +276,16 @@ class DeduplicatePipeline(_BatchStage):
             item.signature = near_signature(item.content_text)
         self.batch.serialize()  # on a shared store: no other worker stores a story between this check and its write
         for url in item.urls:
-            story_id = Store.story_for_url(conn, url)
+            story_id = queries.story_for_url(conn, url)
             if story_id:
-                story = Store.get_story(conn, story_id)
+                story = queries.get_story(conn, story_id)
                 # (a pruned story is past keep_days: its page showing up again is no correction, it stays pruned)
                 if match_key(story.url) == match_key(item.url) and story.content_hash != content_hash(item) and story.pruned is None:
                     return self._update(story, item)
                 self._merge(story, item, f"duplicate of {story_id} (same URL {url})")
-        story_id = Store.story_for_fingerprint(conn, item.fingerprint)
+        story_id = queries.story_for_fingerprint(conn, item.fingerprint)
         if story_id:
-            self._merge(Store.get_story(conn, story_id), item, f"duplicate of {story_id} (same text)")
+            self._merge(queries.get_story(conn, story_id), item, f"duplicate of {story_id} (same text)")
         found = self._nearest(item)
         if found:
             story, match = found
@@ -299,14 +299,14 @@ class DeduplicatePipeline(_BatchStage):
         """The earliest stored story that `compare` finds to be this one, among LSH and title/lead-key candidates."""
         conn = self.batch.conn
         bands = item.signature.bands if item.signature is not None else []
-        near, leads = Store.candidates(conn, bands, probe_keys(item.title, item.content_text), MAX_CANDIDATES)
+        near, leads = queries.candidates(conn, bands, probe_keys(item.title, item.content_text), MAX_CANDIDATES)
         candidates: dict[str, float] = {}
         for story_id, _title, blob in near:
             if blob and (similarity := item.signature.similarity(NearSignature.from_bytes(blob))) >= NEAR_CANDIDATE:
                 candidates[story_id] = similarity
         for story_id in leads:
             candidates.setdefault(story_id, 0.0)
-        for story in sorted(Store.get_stories(conn, candidates), key=lambda s: (s.first_seen, s.id)):
+        for story in sorted(queries.get_stories(conn, candidates), key=lambda s: (s.first_seen, s.id)):
             if story.pruned is not None:  # its text is gone (keep_days): its signature alone tells the same text
                 if candidates[story.id] >= SAME_TEXT:
                     self._merge(story, item, f"duplicate of {story.id} (near a pruned story, estimated jaccard={candidates[story.id]:.2f})")
@@ -323,7 +323,7 @@ class DeduplicatePipeline(_BatchStage):
 
     def _add_urls(self, story, item: Article) -> list[str]:
         now = utcnow()
-        return [url for url in item.urls if Store.add_url(self.batch.conn, story.id, url, now)]
+        return [url for url in item.urls if queries.add_url(self.batch.conn, story.id, url, now)]
 
     def _merge(self, story, item: Article, reason: str):
         """Add what the copy knows (its URLs, publisher, topics) to the story, then drop the copy."""
@@ -334,7 +334,7 @@ class DeduplicatePipeline(_BatchStage):
             publishers.append(item.publisher)
         topics = list(dict.fromkeys([*story.topics, *item.topics]))
         if publishers != list(story.publishers) or topics != list(story.topics):
-            Store.update_story(conn, story.id, {"publishers": publishers, "topics": topics})
+            queries.update_story(conn, story.id, {"publishers": publishers, "topics": topics})
         if added or publishers != list(story.publishers) or topics != list(story.topics):
             self.batch.wrote()
         self.stats.inc_value("refeed/duplicates")
@@ -395,17 +395,17 @@ class StorePipeline(_BatchStage):
         }
         bands = item.signature.bands if item.signature is not None else []
         if getattr(item, "correction", False):
-            story = Store.get_story(conn, item.story_id)
+            story = queries.get_story(conn, item.story_id)
             updated = item.updated if item.updated and item.updated > story.updated else max(now, story.updated)
             if match_key(story.url) != match_key(item.url):  # a full text completing a teaser: the story's publisher stays
                 values["publisher"] = story.publisher or item.publisher
             publishers = list(dict.fromkeys([*story.publishers, *([item.publisher] if item.publisher else [])]))
             topics = list(dict.fromkeys([*story.topics, *item.topics]))
-            Store.update_story(conn, story.id, {**values, "updated": updated, "publishers": publishers, "topics": topics})
-            Store.replace_bands(conn, story.id, bands)
-            Store.replace_lead_keys(conn, story.id, item.title, item.content_text)
+            queries.update_story(conn, story.id, {**values, "updated": updated, "publishers": publishers, "topics": topics})
+            queries.replace_bands(conn, story.id, bands)
+            queries.replace_lead_keys(conn, story.id, item.title, item.content_text)
             for url in item.urls:
-                Store.add_url(conn, story.id, url, now)
+                queries.add_url(conn, story.id, url, now)
             logger.info("updated %s in place: %s", story.id, item.url)
         else:
             published = item.published or now
@@ -422,7 +422,7 @@ class StorePipeline(_BatchStage):
                 "publishers": [item.publisher] if item.publisher else [],
                 "topics": item.topics,
             }
-            Store.insert_story(conn, row, bands)
+            queries.insert_story(conn, row, bands)
             for url in item.urls[1:]:
-                Store.add_url(conn, story_id, url, now)
+                queries.add_url(conn, story_id, url, now)
             item.story_id = story_id

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
 
-from crawler.store import Store, _while_locked, runs, stories, utcnow
+from crawler.store import Store, queries, runs, stories, utcnow, while_locked
 
 __all__ = ["prune"]
 
@@ -44,7 +44,7 @@ def prune(store: Store, keep_days: int, now: datetime | None = None) -> int:
         if ids:
             conn.execute(clear, [{"story": story_id} for story_id in ids])
             for story_id in ids:
-                Store.changed(conn, story_id)  # the feed index drops it at the next build
+                queries.changed(conn, story_id)  # the feed index drops it at the next build
         return len(ids)
 
     while count := store._write(chunk):
@@ -71,7 +71,7 @@ def _give_back(store: Store, seconds: float) -> int:
         # executescript steps the pragma to its end (execute() would free one page) and commits.
         given, free = 0, raw.execute("PRAGMA freelist_count").fetchone()[0]
         while free:  # a step at least, however short the time: every build gets on
-            _while_locked(lambda free=free: raw.executescript(f"PRAGMA incremental_vacuum({min(free, VACUUM_PAGES)});"))
+            while_locked(lambda free=free: raw.executescript(f"PRAGMA incremental_vacuum({min(free, VACUUM_PAGES)});"))
             given += min(free, VACUUM_PAGES)
             free = raw.execute("PRAGMA freelist_count").fetchone()[0]
             if time.monotonic() >= deadline:

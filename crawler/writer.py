@@ -8,7 +8,7 @@ import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from crawler.store import Batch, Store
+from crawler.store import Batch, Store, queries
 
 __all__ = ["StoreWriter"]
 
@@ -18,7 +18,7 @@ _writers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # crawler →
 
 
 class StoreWriter:
-    """One store batch (crawler/store.py `Batch`) and the one thread that uses it, shared by a crawl's Deduplicate
+    """One store batch (crawler/store/batching.py `Batch`) and the one thread that uses it, shared by a crawl's Deduplicate
     and Store pipelines and its spider (which remembers validators through it). SQLite takes one writer at a time
     and a batch is one connection, so its work runs in order on that thread; the reactor only awaits it.
 
@@ -98,7 +98,7 @@ class StoreWriter:
     def write_validators(self, key: str | None, etag: str | None, modified: str | None, links: list | None = None) -> None:
         """(On the writer's thread, inside an article's savepoint.)"""
         if key is not None and (etag or modified or links):
-            Store.remember_validators(self.batch.conn, key, etag, modified, links or [])
+            queries.remember_validators(self.batch.conn, key, etag, modified, links or [])
             self.batch.wrote()
 
     async def close(self) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
-from crawler.store import EXPORT_KEYS, Store, changed_stories, dirty_feeds, meta, source_feeds, stories, story_topics
+from crawler.store import EXPORT_KEYS, Store, changed_stories, dirty_feeds, meta, queries, source_feeds, stories, story_topics
 from feeds.topics import ALL, PUBLISHER_TITLE, TopicRule, publisher_slug, publishers_of, topic_title, topics_of
 
 __all__ = ["Story", "latest", "take_in", "dirty", "clean", "known_slugs", "feed_title", "rules_digest"]
@@ -126,7 +126,7 @@ def known_slugs(conn: Connection) -> list[str]:
 def _mark(conn: Connection, slugs: Iterable[str]) -> None:
     rows = [{"slug": slug, "mark": random.getrandbits(63)} for slug in sorted(slugs)]
     if rows:
-        conn.execute(Store.upserts(conn).dirty, rows)
+        conn.execute(queries.upserts(conn).dirty, rows)
 
 
 _ROWS = select(
@@ -259,7 +259,7 @@ def index_new(rules: Iterable[TopicRule]) -> Callable[[Connection, list[str]], N
 def _redecide_all(store: Store, rules: tuple[TopicRule, ...], progress: Callable[[str], None], told: set[str]) -> int:
     """Every story's feeds decided again (new topic rules, or a store from before the feed index), in id order."""
     with store.reader() as conn:
-        total = Store.count(conn)
+        total = queries.count(conn)
     if total > CHUNK:
         progress(f"deciding the feeds of {total} stored stories (the topic rules changed)")
     after, done, started, shown = "", 0, time.monotonic(), time.monotonic()

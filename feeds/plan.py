@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crawler.store import queries
 from feeds.topics import ALL, MAX_SLUG, PUBLISHER_PREFIX, Feed, TopicRule
 
 __all__ = [
@@ -204,7 +205,7 @@ def plan_store(store: Any, options: BuildOptions, full: bool) -> StorePlan:
     state = store.feed_states()
     with store.reader() as conn:
         marks = catalog.dirty(conn)
-        if full or not state or store.meta(conn, "feed_options") != digest:
+        if full or not state or queries.meta(conn, "feed_options") != digest:
             slugs = {ALL, *catalog.known_slugs(conn), *state}
         else:
             slugs = {*marks, *(slug for slug, known in state.items() if not files_same(options, slug, known))}

@@ -22,7 +22,7 @@ from crawler.demo import texts
 from crawler.demo.site import SampleArticle, generate
 from crawler.items import Article
 from crawler.pipelines import CanonicalizePipeline, CleanPipeline, DeduplicatePipeline, SanitizePipeline, StorePipeline
-from crawler.store import Store
+from crawler.store import queries
 
 __all__ = ["Pair", "Pipeline", "Text", "article", "pairs", "material"]
 
@@ -318,10 +318,10 @@ class Pipeline:
                 self.store.store(self.dedup.deduplicate(item))
             except DropItem:  # a duplicate: its URLs and topics merged (kept), the copy not stored
                 pass
-        return Store.story_for_url(self.dedup.batch.conn, item.url)
+        return queries.story_for_url(self.dedup.batch.conn, item.url)
 
     def story(self, story_id: str):
-        return Store.get_story(self.dedup.batch.conn, story_id)
+        return queries.get_story(self.dedup.batch.conn, story_id)
 
     def close(self) -> None:
         self.dedup.batch.close()

@@ -26,7 +26,7 @@ from crawler.dedup import (
     title_similarity,
     tokens,
 )
-from crawler.store import Store, story_id_for
+from crawler.store import Store, queries, story_id_for
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +99,8 @@ def test_keys_are_filled_for_a_store_made_before_them(tmp_path, texts):
     try:
         assert store.known_urls(["http://example.com/old"]) == {"http://example.com/old"}
         with store.connect() as conn:
-            assert Store.story_for_url(conn, "https://example.com/old") == first
-            assert Store.lead_candidates(conn, lead_keys(texts[5].title, texts[5].text)) == [first]
+            assert queries.story_for_url(conn, "https://example.com/old") == first
+            assert queries.lead_candidates(conn, lead_keys(texts[5].title, texts[5].text)) == [first]
     finally:
         store.close()
 
@@ -114,8 +114,8 @@ def test_candidates_in_one_query_are_those_of_both_indexes(pipeline, texts):
         for probe in (text, teaser(rng, text)):
             signature, keys = near_signature(probe.text), probe_keys(probe.title, probe.text)
             bands = signature.bands if signature is not None else []
-            expected = Store.near_candidates(conn, bands, 4), Store.lead_candidates(conn, keys, 4)
-            assert Store.candidates(conn, bands, keys, 4) == expected
+            expected = queries.near_candidates(conn, bands, 4), queries.lead_candidates(conn, keys, 4)
+            assert queries.candidates(conn, bands, keys, 4) == expected
 
 
 def test_different_stories_sharing_headline_and_lede_stay_apart(pipeline, texts):

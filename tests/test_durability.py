@@ -22,7 +22,7 @@ from test_daemon import stored_count, wait_until
 from crawler.demo.server import SampleSiteServer
 from crawler.demo.site import SampleSite
 from crawler.pipelines import StorePipeline
-from crawler.store import Batch, Store
+from crawler.store import Batch, Store, queries
 
 # Kill points, fixed so that every run kills at the same places: a crawl is killed once this many stories
 # are committed (cumulative over the runs), a feed build this long after it replaced its first file.
@@ -166,11 +166,11 @@ def test_batch_commits_at_most_50_items_or_1_second_of_work(tmp_path):
 
     try:
         for n in range(1, 4):
-            Store.remember_validators(batch.conn, f"http://lt.test/{n}", None, None, [])
+            queries.remember_validators(batch.conn, f"http://lt.test/{n}", None, None, [])
             batch.wrote()
             batch.done()  # after each page: committed when due
             assert visible() == (3 if n == 3 else 0)
-        Store.remember_validators(batch.conn, "http://lt.test/4", None, None, [])
+        queries.remember_validators(batch.conn, "http://lt.test/4", None, None, [])
         batch.wrote()
         batch.opened -= 3600  # as if the batch had been open for max_seconds
         batch.commit_if_due()
@@ -282,8 +282,8 @@ def test_an_article_whose_pipeline_fails_is_undone_alone_and_the_batch_goes_on(s
             assert store.count_stories() == 10
             for n, url in enumerate(urls):
                 failed = n in (2, 7)
-                assert (Store.story_for_url(conn, url) is None) == failed, url
-                assert (Store.validators_for(conn, url) is None) == failed, url
+                assert (queries.story_for_url(conn, url) is None) == failed, url
+                assert (queries.validators_for(conn, url) is None) == failed, url
             orphans = {
                 table: conn.exec_driver_sql(f"SELECT count(*) FROM {table} WHERE story_id NOT IN (SELECT id FROM stories)").scalar()
                 for table in ("story_urls", "near_bands", "url_keys", "lead_keys")
@@ -314,17 +314,17 @@ def test_an_sqlite_batch_waits_for_another_writer_instead_of_failing(tmp_path):
     writer = threading.Thread(target=other_crawl)
     try:
         with batch.article():
-            assert Store.story_for_url(batch.conn, "http://lt.test/a.html") is None  # a read first, as Deduplicate's
+            assert queries.story_for_url(batch.conn, "http://lt.test/a.html") is None  # a read first, as Deduplicate's
             writer.start()
             assert not finished.wait(1.0)  # it waits for this batch's turn to end
-            Store.remember_validators(batch.conn, "http://lt.test/", '"v1"', None, [])
+            queries.remember_validators(batch.conn, "http://lt.test/", '"v1"', None, [])
             batch.wrote()
     finally:
         batch.close()
         writer.join(30)
     assert finished.is_set()
     with other.connect() as conn:
-        assert Store.validators_for(conn, "http://lt.test/").etag == '"v1"'
+        assert queries.validators_for(conn, "http://lt.test/").etag == '"v1"'
     assert [run["source"] for run in other.last_runs()] == ["other"]
     other.close()
 
@@ -340,7 +340,7 @@ def test_a_postgresql_batch_keeps_no_transaction_open_after_an_article_that_wrot
         try:
             with batch.article():
                 backend = batch.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-                assert Store.story_for_url(batch.conn, "http://lt.test/a.html") is None
+                assert queries.story_for_url(batch.conn, "http://lt.test/a.html") is None
             with watcher.connect() as conn:
                 state = conn.execute(text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": backend}).scalar()
             assert state == "idle"
@@ -400,7 +400,7 @@ def test_a_batch_whose_commit_fails_is_lost_whole_and_the_next_batch_works(tmp_p
     batch = Batch(Store(url), max_items=50, max_seconds=3600)
     try:
         with batch.article():
-            Store.remember_validators(batch.conn, "http://lt.test/a/", '"v1"', None, [])
+            queries.remember_validators(batch.conn, "http://lt.test/a/", '"v1"', None, [])
             batch.wrote()
         with batch.article():
             batch.conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # checked at COMMIT, which then fails
@@ -410,7 +410,7 @@ def test_a_batch_whose_commit_fails_is_lost_whole_and_the_next_batch_works(tmp_p
             batch.commit()
         assert batch.lost and batch.pending == 0
         with batch.article():
-            Store.remember_validators(batch.conn, "http://lt.test/b/", '"v2"', None, [])
+            queries.remember_validators(batch.conn, "http://lt.test/b/", '"v2"', None, [])
             batch.wrote()
     finally:
         batch.close()
@@ -422,23 +422,23 @@ def test_a_batch_whose_commit_fails_is_lost_whole_and_the_next_batch_works(tmp_p
 def test_writers_kept_out_past_busy_timeout_try_again_instead_of_failing(tmp_path, monkeypatch, caplog):
     """SQLite queues no writers: another crawl's batches can keep a run record or a second batch out past
     busy_timeout (0.1 s here, 30 s in use). They try again until the lock is free, and nothing is lost."""
-    import crawler.store as store_module
+    from crawler.store import contention
 
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.1)
+    monkeypatch.setattr(contention, "BUSY_TIMEOUT", 0.1)
     url = f"sqlite:///{tmp_path / 'refeed.sqlite3'}"
     busy, runs, second = Batch(Store(url), max_items=50, max_seconds=3600), Store(url), Batch(Store(url), max_items=50, max_seconds=3600)
     results = []
 
     def another_batch():
         with second.article():
-            Store.remember_validators(second.conn, "http://two.test/", '"v2"', None, [])
+            queries.remember_validators(second.conn, "http://two.test/", '"v2"', None, [])
             second.wrote()
         second.commit()
         results.append("batch")
 
     try:
         with busy.article():  # holds the write lock until it commits
-            Store.remember_validators(busy.conn, "http://one.test/", '"v1"', None, [])
+            queries.remember_validators(busy.conn, "http://one.test/", '"v1"', None, [])
             busy.wrote()
         writers = [threading.Thread(target=lambda: results.append(runs.start_run("other"))), threading.Thread(target=another_batch)]
         for writer in writers:
@@ -455,5 +455,5 @@ def test_writers_kept_out_past_busy_timeout_try_again_instead_of_failing(tmp_pat
         second.close()
     assert sorted(map(str, results)) == ["1", "batch"]
     with runs.connect() as conn:
-        assert Store.validators_for(conn, "http://two.test/").etag == '"v2"'
+        assert queries.validators_for(conn, "http://two.test/").etag == '"v2"'
     runs.close()

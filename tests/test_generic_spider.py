@@ -170,7 +170,7 @@ def test_articles_regex_that_would_backtrack_forever_matches_in_linear_time(tmp_
 def test_a_listing_remembers_every_link_it_carries_even_those_asked_from_another_page(tmp_path, sample_site, site_server):
     """A page that only replays its remembered links on a 304 must remember the listings another page queued first:
     that page's fetch may be lost (a killed distributed worker), and then only this page leads to them."""
-    from crawler.store import Store
+    from crawler.store import Store, queries
 
     source_config(tmp_path, generic_source(site_server.url), obey_robots=False)
     assert run_cli("once", cwd=tmp_path).code == 0
@@ -179,7 +179,7 @@ def test_a_listing_remembers_every_link_it_carries_even_those_asked_from_another
         with store.reader() as conn:
             sections = {f"{site_server.base}/{name}/" for name in sample_site.sections}
             for section in sections:
-                remembered = Store.validators_for(conn, section)
+                remembered = queries.validators_for(conn, section)
                 assert remembered is not None, section
                 listed = {url for kind, url in remembered.links if kind == "l"}
                 assert sections - {section} <= listed, section  # the nav's other sections, queued from the home page first

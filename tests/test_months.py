@@ -31,6 +31,8 @@ from crawler.store import (
     import_lock,
     lead_keys_table,
     near_bands,
+    queries,
+    staging,
     stories,
     story_id_for,
     story_topics,
@@ -118,7 +120,7 @@ def test_correction_moves_a_story_between_topics_and_both_feeds_change(store, tm
     build_from_store(store, out, BASE, rules=RULES)
     story = next(s for s in store.articles() if s["topics"] == ["topic-7"])
     with store.engine.begin() as conn:  # what the pipeline does with a page that changed: update in place
-        Store.update_story(conn, story["id"], {"topics": ["topic-8"], "title": "Moved"})
+        queries.update_story(conn, story["id"], {"topics": ["topic-8"], "title": "Moved"})
     build_from_store(store, out, BASE, rules=RULES)
     assert b"Moved" not in (out / "topic-7.atom").read_bytes() if (out / "topic-7.atom").exists() else True
     assert b"Moved" in (out / "topic-8.atom").read_bytes()
@@ -150,7 +152,7 @@ def test_store_of_the_previous_schema_upgrades_itself_on_first_use(tmp_path):
     store = Store(f"sqlite:///{path}")
     try:
         with store.reader() as conn:
-            assert Store.meta(conn, "schema_version") == str(SCHEMA_VERSION)
+            assert queries.meta(conn, "schema_version") == str(SCHEMA_VERSION)
         build_from_store(store, tmp_path / "public", BASE, rules=RULES)
         with store.reader() as conn:
             assert conn.execute(select(func.count()).select_from(story_topics).where(story_topics.c.slug == "all")).scalar() == 34
@@ -290,7 +292,7 @@ def test_copy_of_a_store_keeps_its_feeds_state(tmp_path):
     stored(store, 30)
     build_from_store(store, tmp_path / "a", BASE)
     with store.reader() as conn:
-        assert Store.meta(conn, "feed_options")
+        assert queries.meta(conn, "feed_options")
     store.close()
     shutil.copy(tmp_path / "store.sqlite3", tmp_path / "copy.sqlite3")
     copy = Store(f"sqlite:///{tmp_path / 'copy.sqlite3'}")
@@ -399,7 +401,7 @@ def test_import_moves_each_storys_dedup_keys_into_place_when_it_ends(store):
     report = import_lines(store, enumerate(lines, 1), on_bad=pytest.fail, progress=lambda _: None, workers=1)
     assert (report.new, report.replaced) == (699, 1)
     with store.connect() as conn:
-        assert not Store.staged(conn)
+        assert not staging.staged(conn)
     assert dedup_keys(store) == keys_of(list(store.articles()))
 
 
@@ -424,7 +426,7 @@ def test_keys_of_a_killed_import_are_moved_in_by_the_next_process_to_open_the_st
     store = Store(f"sqlite:///{database}")
     try:
         with store.connect() as conn:
-            assert not Store.staged(conn)
+            assert not staging.staged(conn)
         kept = list(store.articles())
         assert 500 <= len(kept) <= 2500
         assert dedup_keys(store) == keys_of(kept)
@@ -471,10 +473,10 @@ def test_a_store_opened_while_an_import_runs_leaves_its_staged_keys_to_it(tmp_pa
         for row, *_ in rows:
             row["id"] = story_id_for(row["url"])
         with store.engine.begin() as conn:
-            Store.insert_stories(conn, rows, staged=True)
+            staging.insert_stories(conn, rows, staged=True)
         beside = Store(url)  # another process's view while the import holds its lock
         with beside.connect() as conn:
-            assert Store.staged(conn)
+            assert staging.staged(conn)
         beside.close()
     finally:
         lock.release()
@@ -482,7 +484,7 @@ def test_a_store_opened_while_an_import_runs_leaves_its_staged_keys_to_it(tmp_pa
     after = Store(url)
     try:
         with after.connect() as conn:
-            assert not Store.staged(conn)
+            assert not staging.staged(conn)
         assert dedup_keys(after) == keys_of(list(after.articles()))
     finally:
         after.close()

@@ -25,7 +25,7 @@ from test_dedup import (  # noqa: F401
 
 from crawler.canonical import canonicalize
 from crawler.pipelines import CanonicalizePipeline, CleanPipeline, DeduplicatePipeline, SanitizePipeline, StorePipeline, content_hash
-from crawler.store import Store, story_id_for, utcnow
+from crawler.store import Store, queries, story_id_for, utcnow
 
 POSTGRES = os.environ.get("REFEED_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 REDIS = os.environ.get("REFEED_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -141,12 +141,12 @@ def test_a_known_url_is_told_apart_from_a_new_one(pipeline, texts):  # noqa: F81
     """add_url's answer comes from its upsert's rowcount, which psycopg gives only when SQLAlchemy keeps it."""
     story = pipeline.feed(article(texts[0], "https://a.example/1.html", 0))
     conn, now = pipeline.dedup.batch.conn, utcnow()
-    assert not Store.add_url(conn, story, "https://a.example/1.html", now)
-    assert Store.add_url(conn, story, "https://b.example/1.html", now)
-    assert not Store.add_url(conn, story, "https://b.example/1.html", now)
-    Store.remember_validators(conn, "https://a.example/", '"v1"', None, [["a", "https://a.example/1.html"]])
-    Store.remember_validators(conn, "https://a.example/", '"v2"', "Tue, 01 Feb 2022 10:00:00 GMT", [])
-    remembered = Store.validators_for(conn, "https://a.example/")
+    assert not queries.add_url(conn, story, "https://a.example/1.html", now)
+    assert queries.add_url(conn, story, "https://b.example/1.html", now)
+    assert not queries.add_url(conn, story, "https://b.example/1.html", now)
+    queries.remember_validators(conn, "https://a.example/", '"v1"', None, [["a", "https://a.example/1.html"]])
+    queries.remember_validators(conn, "https://a.example/", '"v2"', "Tue, 01 Feb 2022 10:00:00 GMT", [])
+    remembered = queries.validators_for(conn, "https://a.example/")
     assert (remembered.etag, remembered.last_modified, remembered.links) == ('"v2"', "Tue, 01 Feb 2022 10:00:00 GMT", [])
 
 
@@ -157,7 +157,7 @@ def test_a_story_stored_meanwhile_by_another_worker_merges_and_loses_nothing(pos
     try:
         kept = worker.feed(article(texts[1], "https://a.example/kept.html", 0))
         conn = worker.dedup.batch.conn
-        Store.remember_validators(conn, "https://a.example/", '"v1"', None, [["a", "https://a.example/kept.html"]])
+        queries.remember_validators(conn, "https://a.example/", '"v1"', None, [["a", "https://a.example/kept.html"]])
         worker.dedup.batch.wrote()
         item = article(texts[2], "https://a.example/raced.html", 1)
         for stage in worker.stages[:3]:
@@ -165,14 +165,14 @@ def test_a_story_stored_meanwhile_by_another_worker_merges_and_loses_nothing(pos
         item = worker.dedup.deduplicate(item)  # checked: new
         with other.engine.begin() as racer:  # …while another worker stores it first (without waiting for the lock)
             row = _row(item, "https://a.example/raced.html")
-            Store.insert_story(racer, row, [])
+            queries.insert_story(racer, row, [])
         with pytest.raises(DropItem, match="duplicate of"):
             worker.store.store(item)
         worker.dedup.batch.commit()
         with other.connect() as check:
-            assert Store.validators_for(check, "https://a.example/").etag == '"v1"'
-            assert Store.story_for_url(check, "https://a.example/kept.html") == kept
-            assert Store.story_for_url(check, "https://a.example/raced.html") == story_id_for("https://a.example/raced.html")
+            assert queries.validators_for(check, "https://a.example/").etag == '"v1"'
+            assert queries.story_for_url(check, "https://a.example/kept.html") == kept
+            assert queries.story_for_url(check, "https://a.example/raced.html") == story_id_for("https://a.example/raced.html")
         assert other.count_stories() == 2
     finally:
         worker.close()

@@ -17,7 +17,7 @@ from crawler.extract.page import Page
 from crawler.extract.selectors import selected_fields
 from crawler.items import Article
 from crawler.pagepool import PagePool, wall_title
-from crawler.store import Store, utcnow
+from crawler.store import Store, queries, utcnow
 from crawler.urlpolicy import UrlPolicy
 from crawler.writer import StoreWriter
 
@@ -97,7 +97,7 @@ class ArticleSpider(scrapy.Spider):
 
     def _request(self, url: str, callback, conditional: bool = True, **kwargs) -> scrapy.Request:
         headers = {}
-        remembered = Store.validators_for(self.reader, url) if self.reader is not None and conditional else None
+        remembered = queries.validators_for(self.reader, url) if self.reader is not None and conditional else None
         if remembered is not None:
             if remembered.etag:
                 headers["If-None-Match"] = remembered.etag
@@ -111,7 +111,7 @@ class ArticleSpider(scrapy.Spider):
         key = response.meta.get("refeed_key", response.url)
         if response.status == 304:
             self.crawler.stats.inc_value("refeed/listings_unchanged")
-            remembered = Store.validators_for(self.reader, key)
+            remembered = queries.validators_for(self.reader, key)
             links = remembered.links if remembered else []
             articles = [url for kind, url in links if kind == "a"]
             listings = [url for kind, url in links if kind == "l"]
@@ -134,7 +134,7 @@ class ArticleSpider(scrapy.Spider):
         """Requests for articles not seen yet; known ones are skipped, recent known ones asked conditionally."""
         fresh = [u for u in dict.fromkeys(urls) if u not in self.seen and self.allowed(u, same_site=not self.articles_off_site)]
         self.seen.update(fresh)
-        known = Store.known_since(self.reader, fresh, utcnow() - self.recheck) if self.reader is not None else {}
+        known = queries.known_since(self.reader, fresh, utcnow() - self.recheck) if self.reader is not None else {}
         for url in fresh:
             recent = known.get(url)
             if recent is False:

@@ -16,7 +16,7 @@ from crawler.extract.article import looks_like_article
 from crawler.extract.page import Page
 from crawler.patterns import compile_pattern
 from crawler.spiders.base import ArticleSpider
-from crawler.store import Store, utcnow
+from crawler.store import queries, utcnow
 
 __all__ = ["GenericSpider"]
 
@@ -91,7 +91,7 @@ class GenericSpider(ArticleSpider):
         (and their requests as articles would be dropped as duplicates), so a re-run would see no article.
         """
         key = response.meta.get("refeed_key", response.url)
-        remembered = Store.validators_for(self.reader, key)
+        remembered = queries.validators_for(self.reader, key)
         links = remembered.links if remembered else []
         known = self._known([key, *(url for _, url in links)])
         if key in known:  # an article asked as a listing: its link was not stored yet when it was followed
@@ -157,7 +157,7 @@ class GenericSpider(ArticleSpider):
     def _known(self, urls: list[str]) -> set[str]:
         if self.reader is None or not urls:
             return set()
-        return set(Store.known_since(self.reader, urls, utcnow()))
+        return set(queries.known_since(self.reader, urls, utcnow()))
 
 
 _UNSEEN = object()
