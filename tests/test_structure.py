@@ -15,6 +15,9 @@ MAX_FUNCTION_LINES = 80
 CHECKED = sorted(
     [
         *(ROOT / "crawler" / "extract").glob("*.py"),
+        *(ROOT / "crawler" / "parsers").glob("*.py"),
+        *(ROOT / "crawler" / "spiders").glob("*.py"),
+        ROOT / "crawler" / "pagepool.py",
         *(ROOT / "feeds").glob("*.py"),
         ROOT / "crawler" / "config.py",
         ROOT / "crawler" / "schedule.py",

@@ -1,22 +1,18 @@
-"""The listing → article walk shared by all spiders, and the field-by-field article form."""
+"""The listing → article walk shared by all spiders; the article form is the source's parser's (crawler/parsers/)."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from html import escape
 
 import scrapy
 from scrapy.http import Response
 
 from crawler.canonical import canonicalize
 from crawler.config import SourceConfig
-from crawler.extract.blocks import Extracted, render_blocks
-from crawler.extract.cascade import extract_body
-from crawler.extract.page import Page
-from crawler.extract.selectors import selected_fields
 from crawler.items import Article
 from crawler.pagepool import PagePool, wall_title
+from crawler.parsers import Parser, parser_for
 from crawler.store import Store, utcnow
 from crawler.urlpolicy import UrlPolicy
 from crawler.writer import StoreWriter
@@ -28,8 +24,8 @@ logger = logging.getLogger(__name__)
 class ArticleSpider(scrapy.Spider):
     """Start URLs are listing pages; listings lead to more listings and to articles.
 
-    Subclasses say which links are articles and which are listings, and may
-    override any field method (`title`, `published`, `body`, …) of the form.
+    Subclasses say which links are articles and which are listings; what an article page holds is read by the
+    source's parser (crawler/parsers/), in the page pool.
     """
 
     default_start_urls: tuple[str, ...] = ()
@@ -45,6 +41,7 @@ class ArticleSpider(scrapy.Spider):
         self.policy = UrlPolicy(source.start_urls)  # what may be requested; the downloader checks it again
         self.scheduled = 0  # pages requested this run, listings and articles
         self.seen: set[str] = set()  # canonical article URLs requested this run
+        self.parser: Parser = parser_for(source)  # the form of the source's article pages
         self.store: Store | None = None
         self.reader = None  # the crawl's store connection, for lookups (the item pipeline writes)
         self.recheck = timedelta(hours=48)
@@ -179,7 +176,7 @@ class ArticleSpider(scrapy.Spider):
         item then goes to Deduplicate and Store with the page's validators. None when the page is no article."""
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         key, etag, modified, _links = _validators(response, response.meta.get("refeed_key", response.url), [])
-        prepared = await self.pages.prepare(type(self), self.source, self.worker_state(response.url), response.url, response.body, content_type)
+        prepared = await self.pages.prepare(self.parser_for_page(response.url), response.url, response.body, content_type)
         for record in prepared.records:  # a pool process's log lines, as if logged here
             if logging.getLogger(record.name).isEnabledFor(record.levelno):
                 logging.getLogger(record.name).handle(record)
@@ -193,9 +190,10 @@ class ArticleSpider(scrapy.Spider):
         prepared.item.validators = (key, etag, modified)
         return prepared.item
 
-    def worker_state(self, url: str) -> dict:
-        """Attributes the form needs from the walk for this page (set on the pool's copy of the spider)."""
-        return {}
+    def parser_for_page(self, url: str) -> Parser:
+        """The parser the page pool reads this article page with (a spider whose walk learns something of the
+        page before it is fetched, as the feed spider does, gives a parser that carries it)."""
+        return self.parser
 
     def sort_links(self, response: Response) -> tuple[list[str], list[str]]:
         """(canonical article URLs, listing URLs) of a listing page; a spider that reads both from one pass
@@ -220,79 +218,9 @@ class ArticleSpider(scrapy.Spider):
             self.crawler.stats.inc_value("refeed/refused")
         return reason is None
 
-    # -- the form: one method per field
-
-    def article(self, page: Page, html: str) -> Article | None:
-        selectors = self.source.selectors
-        if selectors.get("remove"):
-            page.remove(selectors["remove"])
-            html = page.html
-        chosen = selected_fields(page, selectors)  # the source's own selectors win, field by field
-        title = chosen.title or self.title(page)
-        extracted = chosen.body or self.body(page, html)
-        lede = self.summary(page)
-        if not title or not extracted.blocks:
-            logger.info("skipped %s: no %s found", page.url, "title" if not title else "article body")
-            return None
-        blocks = extracted.blocks
-        if lede and lede not in extracted.text and page.shows(lede):
-            blocks = [("p", _escape(lede), lede), *blocks]
-        html_body, text_body = render_blocks(blocks)
-        return Article(
-            url=page.url,
-            canonical_url=page.canonical(),
-            title=title,
-            published=chosen.published or self.published(page),
-            updated=self.updated(page),
-            site=self.source.name,
-            publisher=self.publisher(page, extracted),
-            authors=chosen.authors or self.authors(page, extracted),
-            topics=[*(chosen.sections or self.sections(page)), *self.source.topics],
-            language=page.language(text_body),
-            summary=lede or blocks[0][2],
-            content_html=html_body,
-            content_text=text_body,
-            image=chosen.image or self.image(page),
-            image_caption=self.image_caption(page),
-        )
-
-    def title(self, page: Page) -> str | None:
-        return page.title()
-
-    def published(self, page: Page):
-        return page.published()
-
-    def updated(self, page: Page):
-        return page.modified()
-
-    def summary(self, page: Page) -> str | None:
-        return page.summary()
-
-    def body(self, page: Page, html: str) -> Extracted:
-        return extract_body(page, html)
-
-    def publisher(self, page: Page, extracted: Extracted) -> str | None:
-        return extracted.publisher or page.publisher_line()
-
-    def authors(self, page: Page, extracted: Extracted) -> list[str]:
-        return page.authors() or extracted.credit
-
-    def sections(self, page: Page) -> list[str]:
-        return page.sections()
-
-    def image(self, page: Page) -> str | None:
-        return page.image()
-
-    def image_caption(self, page: Page) -> str | None:
-        return page.image_caption()
-
 
 def _validators(response: Response, key: str, links: list) -> tuple:
     """(key, ETag, Last-Modified, links) of a page, for its next conditional request."""
     etag = response.headers.get("ETag")
     modified = response.headers.get("Last-Modified")
     return key, etag.decode("latin-1") if etag else None, modified.decode("latin-1") if modified else None, links
-
-
-def _escape(text: str) -> str:
-    return escape(text, quote=False)
