@@ -16,6 +16,7 @@ CHECKED = sorted(
     [
         *(ROOT / "crawler" / "extract").glob("*.py"),
         *(ROOT / "crawler" / "parsers").glob("*.py"),
+        ROOT / "crawler" / "conditional.py",
         *(ROOT / "crawler" / "spiders").glob("*.py"),
         ROOT / "crawler" / "pagepool.py",
         *(ROOT / "feeds").glob("*.py"),

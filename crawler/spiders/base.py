@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import scrapy
 from scrapy.http import Response
 
 from crawler.canonical import canonicalize
+from crawler.conditional import ConditionalRequests, validators
 from crawler.config import SourceConfig
 from crawler.items import Article
 from crawler.pagepool import PagePool, wall_title
 from crawler.parsers import Parser, parser_for
-from crawler.store import Store, utcnow
 from crawler.urlpolicy import UrlPolicy
-from crawler.writer import StoreWriter
 
 __all__ = ["ArticleSpider"]
 
@@ -25,7 +24,8 @@ class ArticleSpider(scrapy.Spider):
     """Start URLs are listing pages; listings lead to more listings and to articles.
 
     Subclasses say which links are articles and which are listings; what an article page holds is read by the
-    source's parser (crawler/parsers/), in the page pool.
+    source's parser (crawler/parsers/), in the page pool. Conditional requests are the ConditionalRequests
+    middleware's (crawler/conditional.py): the walk only flags the requests that may be asked conditionally.
     """
 
     default_start_urls: tuple[str, ...] = ()
@@ -42,33 +42,25 @@ class ArticleSpider(scrapy.Spider):
         self.scheduled = 0  # pages requested this run, listings and articles
         self.seen: set[str] = set()  # canonical article URLs requested this run
         self.parser: Parser = parser_for(source)  # the form of the source's article pages
-        self.store: Store | None = None
-        self.reader = None  # the crawl's store connection, for lookups (the item pipeline writes)
         self.recheck = timedelta(hours=48)
         self.pages: PagePool | None = None  # extraction and cleaning of article pages (from_crawler)
-        self.writer: StoreWriter | None = None  # remembers listings' validators, in turn with the articles
+        self.memory: ConditionalRequests | None = None  # what the store remembers of pages (none without a store)
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.recheck = timedelta(hours=crawler.settings.getfloat("REFEED_RECHECK_HOURS", 48))
         spider.pages = PagePool.shared(crawler.settings)
-        if crawler.settings.get("REFEED_STORE_URL"):
-            spider.store = Store(crawler.settings["REFEED_STORE_URL"])
-            spider.reader = spider.store.reader()
-            spider.writer = StoreWriter.for_crawler(crawler)
         crawler.signals.connect(spider._opened, signal=scrapy.signals.spider_opened)
         crawler.signals.connect(spider._closed, signal=scrapy.signals.spider_closed)
         return spider
 
     def _opened(self, spider):
+        self.memory = self.crawler.get_downloader_middleware(ConditionalRequests)
         self.pages.acquire()
 
     def _closed(self, spider):
         self.pages.release()
-        if self.store is not None:
-            self.reader.close()
-            self.store.close()
 
     async def start(self):
         for url in self.start_urls:
@@ -87,36 +79,26 @@ class ArticleSpider(scrapy.Spider):
     # -- the walk: every listing asked conditionally, known articles skipped or (when recent) asked conditionally
 
     def listing_request(self, url: str, **kwargs) -> scrapy.Request:
-        return self._request(url, self.parse_listing, **kwargs)
+        """Asked conditionally; a 304 brings back the links it had (crawler/conditional.py)."""
+        meta = {"refeed_key": url, "refeed_conditional": True, "refeed_listing": True}
+        return scrapy.Request(url, callback=self.parse_listing, meta=meta, **kwargs)
 
     def article_request(self, url: str, conditional: bool = False) -> scrapy.Request:
-        return self._request(url, self.parse_article, conditional=conditional)
-
-    def _request(self, url: str, callback, conditional: bool = True, **kwargs) -> scrapy.Request:
-        headers = {}
-        remembered = Store.validators_for(self.reader, url) if self.reader is not None and conditional else None
-        if remembered is not None:
-            if remembered.etag:
-                headers["If-None-Match"] = remembered.etag
-            if remembered.last_modified:
-                headers["If-Modified-Since"] = remembered.last_modified
-        meta = {"handle_httpstatus_list": [304], "refeed_key": url} if headers else {"refeed_key": url}
-        return scrapy.Request(url, callback=callback, headers=headers, meta=meta, **kwargs)
+        meta = {"refeed_key": url, "refeed_conditional": conditional}
+        return scrapy.Request(url, callback=self.parse_article, meta=meta)
 
     def parse_listing(self, response: Response):
         self.crawler.stats.inc_value("refeed/listings")
-        key = response.meta.get("refeed_key", response.url)
         if response.status == 304:
             self.crawler.stats.inc_value("refeed/listings_unchanged")
-            remembered = Store.validators_for(self.reader, key)
-            links = remembered.links if remembered else []
+            links = response.meta.get("refeed_links", [])
             articles = [url for kind, url in links if kind == "a"]
             listings = [url for kind, url in links if kind == "l"]
         elif isinstance(response, scrapy.http.TextResponse):
             if self._bot_wall(response):
                 return
             articles, listings = self.sort_links(response)
-            self._remember(response, key, [["a", u] for u in articles] + [["l", u] for u in listings])
+            self._remember(response, [["a", u] for u in articles] + [["l", u] for u in listings])
         else:
             return
         yield from self.follow_articles(articles)
@@ -131,7 +113,7 @@ class ArticleSpider(scrapy.Spider):
         """Requests for articles not seen yet; known ones are skipped, recent known ones asked conditionally."""
         fresh = [u for u in dict.fromkeys(urls) if u not in self.seen and self.allowed(u, same_site=not self.articles_off_site)]
         self.seen.update(fresh)
-        known = Store.known_since(self.reader, fresh, utcnow() - self.recheck) if self.reader is not None else {}
+        known = self.memory.known(fresh, datetime.now(UTC) - self.recheck) if self.memory is not None else {}
         for url in fresh:
             recent = known.get(url)
             if recent is False:
@@ -139,9 +121,9 @@ class ArticleSpider(scrapy.Spider):
             elif self._budget_left():
                 yield self.article_request(url, conditional=bool(recent))
 
-    def _remember(self, response: Response, key: str, links: list) -> None:
-        if self.writer is not None:
-            self.writer.remember(*_validators(response, key, links))
+    def _remember(self, response: Response, links: list | None = None) -> None:
+        if self.memory is not None:
+            self.memory.remember(response, links)
 
     def _bot_wall(self, response: Response, title: str | None = None) -> bool:
         """A challenge page answered with 200 (Cloudflare's "Just a moment...", a CAPTCHA) is no article."""
@@ -175,7 +157,6 @@ class ArticleSpider(scrapy.Spider):
         """An article page parsed once, extracted and cleaned in the page pool while the reactor downloads; the
         item then goes to Deduplicate and Store with the page's validators. None when the page is no article."""
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
-        key, etag, modified, _links = _validators(response, response.meta.get("refeed_key", response.url), [])
         prepared = await self.pages.prepare(self.parser_for_page(response.url), response.url, response.body, content_type)
         for record in prepared.records:  # a pool process's log lines, as if logged here
             if logging.getLogger(record.name).isEnabledFor(record.levelno):
@@ -184,10 +165,9 @@ class ArticleSpider(scrapy.Spider):
             return None
         if prepared.item is None:
             self.crawler.stats.inc_value("refeed/skipped")
-            if self.writer is not None:
-                self.writer.remember(key, etag, modified)
+            self._remember(response)
             return None
-        prepared.item.validators = (key, etag, modified)
+        prepared.item.validators = validators(response)  # written with the item, by the Store pipeline
         return prepared.item
 
     def parser_for_page(self, url: str) -> Parser:
@@ -217,10 +197,3 @@ class ArticleSpider(scrapy.Spider):
             logger.info("skipped %s: %s", url[:300], reason)
             self.crawler.stats.inc_value("refeed/refused")
         return reason is None
-
-
-def _validators(response: Response, key: str, links: list) -> tuple:
-    """(key, ETag, Last-Modified, links) of a page, for its next conditional request."""
-    etag = response.headers.get("ETag")
-    modified = response.headers.get("Last-Modified")
-    return key, etag.decode("latin-1") if etag else None, modified.decode("latin-1") if modified else None, links
