@@ -1,5 +1,5 @@
 """CPU per article of every stage a crawl runs on a page, one after the other in one process: extraction (parse +
-the spider's article form) and Clean → Sanitize → Canonicalize as the page pool runs them, then Deduplicate and
+the source's parser) and Clean → Sanitize → Canonicalize as the page pool runs them, then Deduplicate and
 Store as the item pipeline's writer runs them, then the savepoint and commits around them, on a fresh SQLite
 store; and the feed build over what was stored.
 
@@ -46,8 +46,8 @@ def one_run(pages: list[tuple[str, bytes, str]]) -> dict[str, float]:
     from crawler import settings as crawl_settings
     from crawler.config import SourceConfig
     from crawler.pagepool import extract_article, stages
+    from crawler.parsers import LimitedTimesParser
     from crawler.pipelines import DeduplicatePipeline, StorePipeline
-    from crawler.spiders.limitedtimes import LimitedTimesSpider
     from crawler.store import Store
     from feeds.build import build_feeds
 
@@ -59,11 +59,11 @@ def one_run(pages: list[tuple[str, bytes, str]]) -> dict[str, float]:
         batch = dedup.batch
         steps = [*((type(s).__name__, s.process_item) for s in stages(crawl_settings.REFEED_MAX_ARTICLE_CHARS)),
                  ("Deduplicate", dedup.deduplicate), ("Store", store.store)]
-        source = SourceConfig(name="lt", spider="limitedtimes", start_urls=("http://127.0.0.1:8000/",))
+        parser = LimitedTimesParser(SourceConfig(name="lt", spider="limitedtimes", start_urls=("http://127.0.0.1:8000/",)))
         spent = dict.fromkeys(["extraction", *(name.removesuffix("Pipeline") for name, _ in steps), "savepoint and commit"], 0.0)
         for page_url, body, content_type in pages:
             started = clock()
-            _wall, item = extract_article(LimitedTimesSpider, source, {}, page_url, body, content_type)
+            _wall, item = extract_article(parser, page_url, body, content_type)
             spent["extraction"] += clock() - started
             started = clock()
             with batch.article():

@@ -1,4 +1,4 @@
-"""`extract`: run a spider's article form (the generic cascade, or `--source`'s spider and selectors) on URLs or files, storing nothing."""
+"""`extract`: run a source's parser (the generic cascade, or `--source`'s parser and selectors) on URLs or files, storing nothing."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from crawler.config import CrawlConfig, SourceConfig
 from crawler.extract.encoding import decode_html
 from crawler.extract.page import Page
+from crawler.parsers import parser_for
 from crawler.pipelines import CanonicalizePipeline, CleanPipeline, SanitizePipeline
 from crawler.settings import USER_AGENT
 from crawler.store import EXPORT_KEYS
@@ -27,14 +28,12 @@ def extract_targets(targets: list[str], source: SourceConfig | None = None, time
     """One export-shaped dict per target, in order; an Exception saying why for a target that is no article.
 
     A URL's download, redirects and all, gets `timeout` seconds in all (crawl.download_timeout)."""
-    from crawler.run import spider_class
-
     source = source or SourceConfig(name="extract", spider="generic", start_urls=("http://localhost/",))
-    spider = spider_class(source)(source=source)
+    parser = parser_for(source)
     for target in targets:
         try:
             url, html = _load(target, timeout)
-            article = spider.article(Page.from_text(html, url), html)
+            article = parser.article(Page.from_text(html, url), html)
             if article is None:
                 raise ValueError("no article found")
             for stage in STAGES:

@@ -2,8 +2,8 @@
 
 Scrapy's reactor runs on one core: fetching, reading listings and scheduling use it fully at a few hundred pages
 a second, and an article page's extraction and cleaning cost more than its download. The spider's callback awaits
-`PagePool.prepare` and yields the item it gives; Deduplicate and Store (crawler/pipelines.py) then take it on
-Scrapy's item path. The work here touches no store and no crawl state, so any process can do it, in any order:
+`PagePool.prepare` with the page and the source's parser (crawler/parsers/, plain data that pickles) and yields the
+item it gives; Deduplicate and Store (crawler/pipelines.py) then take it on Scrapy's item path. The work here touches no store and no crawl state, so any process can do it, in any order:
 a pool process that dies (a crash, the OOM killer) takes down the pool, which is replaced, and the pages it had
 are simply done again. On a one-core machine, or with `REFEED_PAGE_WORKER` off, the same function runs inline.
 """
@@ -28,6 +28,7 @@ from scrapy.exceptions import DropItem
 from crawler.dedup import exact_fingerprint, near_signature
 from crawler.extract.page import Page
 from crawler.items import Article
+from crawler.parsers.base import Parser
 from crawler.pipelines import MAX_ARTICLE_CHARS, CanonicalizePipeline, CleanPipeline, SanitizePipeline
 
 __all__ = ["PagePool", "Prepared", "extract_article", "prepare", "stages", "wall_title"]
@@ -55,11 +56,11 @@ def stages(max_chars: int) -> tuple:
 _stages: dict[int, tuple] = {}
 
 
-def prepare(spider_class, source, state: dict, url: str, body: bytes, content_type: str | None, max_chars: int, level: int = logging.INFO) -> Prepared:
-    """Extraction by the spider's form, the stages that need no store, and the item's dedup fingerprints."""
+def prepare(parser: Parser, url: str, body: bytes, content_type: str | None, max_chars: int, level: int = logging.INFO) -> Prepared:
+    """Extraction by the source's parser, the stages that need no store, and the item's dedup fingerprints."""
     records: list = []
     with _captured(records, level):
-        wall, item = extract_article(spider_class, source, state, url, body, content_type)
+        wall, item = extract_article(parser, url, body, content_type)
         if wall or item is None:
             return Prepared(wall=wall, records=records)
         try:
@@ -82,19 +83,11 @@ def wall_title(titles: list[str], size: int) -> str:
     return title if BOT_WALL_TITLE.search(title) and size < 200_000 else ""
 
 
-_spiders: dict = {}
-
-
-def extract_article(spider_class, source, state: dict, url: str, body: bytes, content_type: str | None):
-    """(bot wall title or "", Article or None) of one article page, by a copy of the spider kept per source."""
-    key = (spider_class, repr(source))
-    spider = _spiders.get(key)
-    if spider is None:
-        spider = _spiders[key] = spider_class(source=source)
-    spider.__dict__.update(state)
+def extract_article(parser: Parser, url: str, body: bytes, content_type: str | None) -> tuple[str, Article | None]:
+    """(bot wall title or "", Article or None) of one article page, by the source's parser."""
     page = Page.from_bytes(body, url, content_type)
     wall = wall_title(page.selector.xpath("//title//text()").getall(), len(body))
-    return wall, None if wall else spider.article(page, page.html)
+    return wall, None if wall else parser.article(page, page.html)
 
 
 class PagePool:
@@ -132,9 +125,9 @@ class PagePool:
             self._pool.shutdown(wait=True, cancel_futures=True)  # idle by now: its processes exit at once
             self._pool = None
 
-    async def prepare(self, spider_class, source, state: dict, url: str, body: bytes, content_type: str | None) -> Prepared:
+    async def prepare(self, parser: Parser, url: str, body: bytes, content_type: str | None) -> Prepared:
         level = logging.getLogger("crawler").getEffectiveLevel()
-        args = (spider_class, source, state, url, body, content_type, self.max_chars, level)
+        args = (parser, url, body, content_type, self.max_chars, level)
         if not self.processes:
             return prepare(*args)
         for _ in range(TRIES):

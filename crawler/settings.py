@@ -37,8 +37,10 @@ DOWNLOAD_MAXSIZE = 5 * 1024 * 1024  # a bigger page is not an article: skipped a
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 REDIRECT_MAX_TIMES = 5
 # -- what may be requested at all (crawler/urlpolicy.py): http(s) only, redirects on the same site, private
-# networks only for sources that live there; checked for every request before robots.txt is even asked
-DOWNLOADER_MIDDLEWARES = {"crawler.urlpolicy.UrlPolicyMiddleware": 50}
+# networks only for sources that live there; checked for every request before robots.txt is even asked. Then
+# conditional requests (crawler/conditional.py, off without a store): listings and recent articles asked with their
+# last answer's validators, a listing's 304 replaying its links; at HttpCacheMiddleware's place, by the downloader.
+DOWNLOADER_MIDDLEWARES = {"crawler.urlpolicy.UrlPolicyMiddleware": 50, "crawler.conditional.ConditionalRequests": 900}
 REFEED_URL_POLICY = True
 # the address a download connects to is checked too: a name may answer otherwise than when the middleware asked
 TWISTED_DNS_RESOLVER = "crawler.urlpolicy.PolicyResolver"

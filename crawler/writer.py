@@ -72,12 +72,15 @@ class StoreWriter:
         if self._turn is not None and self._turn.locked():
             self._turn.release()
 
-    def remember(self, key: str | None, etag: str | None, modified: str | None, links: list | None = None) -> None:
-        """A page's validators (and a listing's links), for the next run's conditional request; written in turn."""
+    def remember(self, key: str | None, etag: str | None, modified: str | None, links: list | None = None) -> asyncio.Future | None:
+        """A page's validators (and a listing's links), for the next run's conditional request; written in turn
+        (the write, for a caller that waits for it; None when there is nothing to write)."""
         if key is not None and (etag or modified or links) and not self.closed:
             waiting = asyncio.ensure_future(self._in_turn(self.remembered, key, etag, modified, links))
             self._waiting.add(waiting)
             waiting.add_done_callback(self._remembered)
+            return waiting
+        return None
 
     def _remembered(self, waiting: asyncio.Future) -> None:
         self._waiting.discard(waiting)

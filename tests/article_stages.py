@@ -1,4 +1,4 @@
-"""The `extract` command's path without a crawl: a spider's article form on a page, then the pipeline's stages
+"""The `extract` command's path without a crawl: a source's parser on a page, then the pipeline's stages
 that need no store (Clean → Sanitize → Canonicalize, as the page pool runs them), in the crawl's order."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from crawler import settings as crawl_settings
 from crawler.extract.page import Page
 from crawler.items import Article
 from crawler.pagepool import stages
+from crawler.parsers import Parser
 
 __all__ = ["ROW_KEYS", "STAGES", "article_from_page", "row", "through_stages"]
 
@@ -29,9 +30,9 @@ def through_stages(article: Article | None) -> Article | None:
     return article
 
 
-def article_from_page(spider, html: str, url: str) -> Article | None:
-    """What `spider` extracts from `html` at `url`, through the stages."""
-    return through_stages(spider.article(Page.from_text(html, url), html))
+def article_from_page(parser: Parser, html: str, url: str) -> Article | None:
+    """What `parser` extracts from `html` at `url`, through the stages."""
+    return through_stages(parser.article(Page.from_text(html, url), html))
 
 
 def row(article: Article, entry_id: str | None = None) -> dict:

@@ -200,7 +200,7 @@ def _article_jobs(sample_site, count: int, validators: bool = False) -> list[tup
     """(URL, `prepare` arguments) of the sample site's `count` newest stories, as the spider hands them over, and
     the validators it gives the item (an ETag to remember for each when `validators`)."""
     from crawler.config import SourceConfig
-    from crawler.spiders.limitedtimes import LimitedTimesSpider
+    from crawler.parsers import LimitedTimesParser
 
     source = SourceConfig(name="lt", spider="limitedtimes", start_urls=(LT + "/",))
     jobs = []
@@ -208,7 +208,7 @@ def _article_jobs(sample_site, count: int, validators: bool = False) -> list[tup
         url = LT + story.path
         _status, headers, body = sample_site.render(story.path, LT)
         remember = (url, f'"v{n}"', None) if validators else None
-        jobs.append((url, ((LimitedTimesSpider, source, {}, url, body, headers["Content-Type"], 200_000), remember)))
+        jobs.append((url, ((LimitedTimesParser(source), url, body, headers["Content-Type"], 200_000), remember)))
     return jobs
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from crawler.config import SourceConfig
 from crawler.pagepool import extract_article
-from crawler.spiders.limitedtimes import LimitedTimesSpider
+from crawler.parsers import LimitedTimesParser
 from feeds.build import build_feeds
 
 
@@ -69,7 +69,7 @@ def test_article_extracted_in_a_worker_is_the_one_extracted_in_place(sample_site
     assert status == 200
     source = SourceConfig(name="lt", spider="limitedtimes", start_urls=("http://127.0.0.1:8000/",))
     with caplog.at_level(logging.INFO):
-        wall, extracted = extract_article(LimitedTimesSpider, source, {}, f"http://127.0.0.1:8000{article.path}", body, headers["Content-Type"])
+        wall, extracted = extract_article(LimitedTimesParser(source), f"http://127.0.0.1:8000{article.path}", body, headers["Content-Type"])
     assert wall == "" and caplog.records == []
     assert extracted.title == article.title and extracted.publisher == article.publisher
 
@@ -78,5 +78,5 @@ def test_article_extracted_in_a_worker_is_the_one_extracted_in_place(sample_site
 def test_bot_wall_is_recognised_in_the_worker(title):
     body = f"<html><head><title>{title}</title></head><body><p>Checking your browser.</p></body></html>".encode()
     source = SourceConfig(name="lt", spider="limitedtimes", start_urls=("http://127.0.0.1:8000/",))
-    wall, extracted = extract_article(LimitedTimesSpider, source, {}, "http://127.0.0.1:8000/news/x.html", body, "text/html")
+    wall, extracted = extract_article(LimitedTimesParser(source), "http://127.0.0.1:8000/news/x.html", body, "text/html")
     assert wall == title and extracted is None

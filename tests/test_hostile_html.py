@@ -20,20 +20,19 @@ from hypothesis import strategies as st
 from crawler.config import SourceConfig
 from crawler.extract.encoding import decode_html
 from crawler.items import Article
+from crawler.parsers import GenericParser, LimitedTimesParser
 from crawler.pipelines import CleanPipeline
-from crawler.spiders.generic import GenericSpider
-from crawler.spiders.limitedtimes import LimitedTimesSpider
 from feeds.build import build_feeds
 
 BASE = "http://lt.test"
-SPIDERS = {
-    "limitedtimes": LimitedTimesSpider(source=SourceConfig(name="lt", spider="limitedtimes", start_urls=(BASE + "/",))),
-    "generic": GenericSpider(source=SourceConfig(name="gen", spider="generic", start_urls=(BASE + "/",))),
+PARSERS = {
+    "limitedtimes": LimitedTimesParser(SourceConfig(name="lt", spider="limitedtimes", start_urls=(BASE + "/",))),
+    "generic": GenericParser(SourceConfig(name="gen", spider="generic", start_urls=(BASE + "/",))),
 }
 
 
 def extract(html: str, url: str, spider: str = "limitedtimes") -> Article | None:
-    return article_from_page(SPIDERS[spider], html, url)
+    return article_from_page(PARSERS[spider], html, url)
 
 
 def assert_feeds_valid(out: Path) -> None:

@@ -24,8 +24,8 @@ from lxml import html as lxml_html
 
 from crawler.config import SourceConfig
 from crawler.items import Article
+from crawler.parsers import LimitedTimesParser
 from crawler.pipelines import sanitize_html
-from crawler.spiders.limitedtimes import LimitedTimesSpider
 from feeds.build import build_feeds
 from feeds.index import _SCRIPT as INDEX_SCRIPT
 
@@ -239,7 +239,7 @@ def feed_problems(out: Path) -> dict[str, list[str]]:
 
 # -- articles carrying the vectors
 
-SPIDER = LimitedTimesSpider(source=SourceConfig(name="limitedtimes", spider="limitedtimes", start_urls=("http://lt.test/",)))
+PARSER = LimitedTimesParser(SourceConfig(name="limitedtimes", spider="limitedtimes", start_urls=("http://lt.test/",)))
 
 
 def vector_row(article: Article | None) -> dict | None:
@@ -290,7 +290,7 @@ def built(tmp_path_factory, sample_site):
         url = f"{base}/{story.section}/{story.day}-xss-{index}.x{index:04x}.html"
         for as_text in (False, True):
             html = page_with(body.decode("utf-8"), vector, as_text).replace(story.path, url[len(base):])
-            rows.append(vector_row(article_from_page(SPIDER, html, url)))
+            rows.append(vector_row(article_from_page(PARSER, html, url)))
         rows.append(vector_row(through_stages(direct_article(index, vector))))
     out = tmp_path_factory.mktemp("xss") / "public"
     build_feeds([r for r in rows if r], out, BASE, max_entries=len(rows))

@@ -1,6 +1,6 @@
 """What extraction looks for, in many languages: tag sets, line patterns, class words and metadata names; no logic.
 
-Site-specific words never sit here: a site's own furniture belongs to its spider (crawler/spiders/limitedtimes.py).
+Site-specific words never sit here: a site's own furniture belongs to its parser (crawler/parsers/limitedtimes.py).
 """
 
 from __future__ import annotations

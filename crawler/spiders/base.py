@@ -1,25 +1,20 @@
-"""The listing → article walk shared by all spiders, and the field-by-field article form."""
+"""The listing → article walk shared by all spiders; the article form is the source's parser's (crawler/parsers/)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from html import escape
+from datetime import UTC, datetime, timedelta
 
 import scrapy
 from scrapy.http import Response
 
 from crawler.canonical import canonicalize
+from crawler.conditional import ConditionalRequests, validators
 from crawler.config import SourceConfig
-from crawler.extract.blocks import Extracted, render_blocks
-from crawler.extract.cascade import extract_body
-from crawler.extract.page import Page
-from crawler.extract.selectors import selected_fields
 from crawler.items import Article
 from crawler.pagepool import PagePool, wall_title
-from crawler.store import Store, queries, utcnow
+from crawler.parsers import Parser, parser_for
 from crawler.urlpolicy import UrlPolicy
-from crawler.writer import StoreWriter
 
 __all__ = ["ArticleSpider"]
 
@@ -28,8 +23,9 @@ logger = logging.getLogger(__name__)
 class ArticleSpider(scrapy.Spider):
     """Start URLs are listing pages; listings lead to more listings and to articles.
 
-    Subclasses say which links are articles and which are listings, and may
-    override any field method (`title`, `published`, `body`, …) of the form.
+    Subclasses say which links are articles and which are listings; what an article page holds is read by the
+    source's parser (crawler/parsers/), in the page pool. Conditional requests are the ConditionalRequests
+    middleware's (crawler/conditional.py): the walk only flags the requests that may be asked conditionally.
     """
 
     default_start_urls: tuple[str, ...] = ()
@@ -45,33 +41,26 @@ class ArticleSpider(scrapy.Spider):
         self.policy = UrlPolicy(source.start_urls)  # what may be requested; the downloader checks it again
         self.scheduled = 0  # pages requested this run, listings and articles
         self.seen: set[str] = set()  # canonical article URLs requested this run
-        self.store: Store | None = None
-        self.reader = None  # the crawl's store connection, for lookups (the item pipeline writes)
+        self.parser: Parser = parser_for(source)  # the form of the source's article pages
         self.recheck = timedelta(hours=48)
         self.pages: PagePool | None = None  # extraction and cleaning of article pages (from_crawler)
-        self.writer: StoreWriter | None = None  # remembers listings' validators, in turn with the articles
+        self.memory: ConditionalRequests | None = None  # what the store remembers of pages (none without a store)
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.recheck = timedelta(hours=crawler.settings.getfloat("REFEED_RECHECK_HOURS", 48))
         spider.pages = PagePool.shared(crawler.settings)
-        if crawler.settings.get("REFEED_STORE_URL"):
-            spider.store = Store(crawler.settings["REFEED_STORE_URL"])
-            spider.reader = spider.store.reader()
-            spider.writer = StoreWriter.for_crawler(crawler)
         crawler.signals.connect(spider._opened, signal=scrapy.signals.spider_opened)
         crawler.signals.connect(spider._closed, signal=scrapy.signals.spider_closed)
         return spider
 
     def _opened(self, spider):
+        self.memory = self.crawler.get_downloader_middleware(ConditionalRequests)
         self.pages.acquire()
 
     def _closed(self, spider):
         self.pages.release()
-        if self.store is not None:
-            self.reader.close()
-            self.store.close()
 
     async def start(self):
         for url in self.start_urls:
@@ -90,36 +79,26 @@ class ArticleSpider(scrapy.Spider):
     # -- the walk: every listing asked conditionally, known articles skipped or (when recent) asked conditionally
 
     def listing_request(self, url: str, **kwargs) -> scrapy.Request:
-        return self._request(url, self.parse_listing, **kwargs)
+        """Asked conditionally; a 304 brings back the links it had (crawler/conditional.py)."""
+        meta = {"refeed_key": url, "refeed_conditional": True, "refeed_listing": True}
+        return scrapy.Request(url, callback=self.parse_listing, meta=meta, **kwargs)
 
     def article_request(self, url: str, conditional: bool = False) -> scrapy.Request:
-        return self._request(url, self.parse_article, conditional=conditional)
-
-    def _request(self, url: str, callback, conditional: bool = True, **kwargs) -> scrapy.Request:
-        headers = {}
-        remembered = queries.validators_for(self.reader, url) if self.reader is not None and conditional else None
-        if remembered is not None:
-            if remembered.etag:
-                headers["If-None-Match"] = remembered.etag
-            if remembered.last_modified:
-                headers["If-Modified-Since"] = remembered.last_modified
-        meta = {"handle_httpstatus_list": [304], "refeed_key": url} if headers else {"refeed_key": url}
-        return scrapy.Request(url, callback=callback, headers=headers, meta=meta, **kwargs)
+        meta = {"refeed_key": url, "refeed_conditional": conditional}
+        return scrapy.Request(url, callback=self.parse_article, meta=meta)
 
     def parse_listing(self, response: Response):
         self.crawler.stats.inc_value("refeed/listings")
-        key = response.meta.get("refeed_key", response.url)
         if response.status == 304:
             self.crawler.stats.inc_value("refeed/listings_unchanged")
-            remembered = queries.validators_for(self.reader, key)
-            links = remembered.links if remembered else []
+            links = response.meta.get("refeed_links", [])
             articles = [url for kind, url in links if kind == "a"]
             listings = [url for kind, url in links if kind == "l"]
         elif isinstance(response, scrapy.http.TextResponse):
             if self._bot_wall(response):
                 return
             articles, listings = self.sort_links(response)
-            self._remember(response, key, [["a", u] for u in articles] + [["l", u] for u in listings])
+            self._remember(response, [["a", u] for u in articles] + [["l", u] for u in listings])
         else:
             return
         yield from self.follow_articles(articles)
@@ -134,7 +113,7 @@ class ArticleSpider(scrapy.Spider):
         """Requests for articles not seen yet; known ones are skipped, recent known ones asked conditionally."""
         fresh = [u for u in dict.fromkeys(urls) if u not in self.seen and self.allowed(u, same_site=not self.articles_off_site)]
         self.seen.update(fresh)
-        known = queries.known_since(self.reader, fresh, utcnow() - self.recheck) if self.reader is not None else {}
+        known = self.memory.known(fresh, datetime.now(UTC) - self.recheck) if self.memory is not None else {}
         for url in fresh:
             recent = known.get(url)
             if recent is False:
@@ -142,9 +121,9 @@ class ArticleSpider(scrapy.Spider):
             elif self._budget_left():
                 yield self.article_request(url, conditional=bool(recent))
 
-    def _remember(self, response: Response, key: str, links: list) -> None:
-        if self.writer is not None:
-            self.writer.remember(*_validators(response, key, links))
+    def _remember(self, response: Response, links: list | None = None) -> None:
+        if self.memory is not None:
+            self.memory.remember(response, links)
 
     def _bot_wall(self, response: Response, title: str | None = None) -> bool:
         """A challenge page answered with 200 (Cloudflare's "Just a moment...", a CAPTCHA) is no article."""
@@ -178,8 +157,7 @@ class ArticleSpider(scrapy.Spider):
         """An article page parsed once, extracted and cleaned in the page pool while the reactor downloads; the
         item then goes to Deduplicate and Store with the page's validators. None when the page is no article."""
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
-        key, etag, modified, _links = _validators(response, response.meta.get("refeed_key", response.url), [])
-        prepared = await self.pages.prepare(type(self), self.source, self.worker_state(response.url), response.url, response.body, content_type)
+        prepared = await self.pages.prepare(self.parser_for_page(response.url), response.url, response.body, content_type)
         for record in prepared.records:  # a pool process's log lines, as if logged here
             if logging.getLogger(record.name).isEnabledFor(record.levelno):
                 logging.getLogger(record.name).handle(record)
@@ -187,15 +165,15 @@ class ArticleSpider(scrapy.Spider):
             return None
         if prepared.item is None:
             self.crawler.stats.inc_value("refeed/skipped")
-            if self.writer is not None:
-                self.writer.remember(key, etag, modified)
+            self._remember(response)
             return None
-        prepared.item.validators = (key, etag, modified)
+        prepared.item.validators = validators(response)  # written with the item, by the Store pipeline
         return prepared.item
 
-    def worker_state(self, url: str) -> dict:
-        """Attributes the form needs from the walk for this page (set on the pool's copy of the spider)."""
-        return {}
+    def parser_for_page(self, url: str) -> Parser:
+        """The parser the page pool reads this article page with (a spider whose walk learns something of the
+        page before it is fetched, as the feed spider does, gives a parser that carries it)."""
+        return self.parser
 
     def sort_links(self, response: Response) -> tuple[list[str], list[str]]:
         """(canonical article URLs, listing URLs) of a listing page; a spider that reads both from one pass
@@ -219,80 +197,3 @@ class ArticleSpider(scrapy.Spider):
             logger.info("skipped %s: %s", url[:300], reason)
             self.crawler.stats.inc_value("refeed/refused")
         return reason is None
-
-    # -- the form: one method per field
-
-    def article(self, page: Page, html: str) -> Article | None:
-        selectors = self.source.selectors
-        if selectors.get("remove"):
-            page.remove(selectors["remove"])
-            html = page.html
-        chosen = selected_fields(page, selectors)  # the source's own selectors win, field by field
-        title = chosen.title or self.title(page)
-        extracted = chosen.body or self.body(page, html)
-        lede = self.summary(page)
-        if not title or not extracted.blocks:
-            logger.info("skipped %s: no %s found", page.url, "title" if not title else "article body")
-            return None
-        blocks = extracted.blocks
-        if lede and lede not in extracted.text and page.shows(lede):
-            blocks = [("p", _escape(lede), lede), *blocks]
-        html_body, text_body = render_blocks(blocks)
-        return Article(
-            url=page.url,
-            canonical_url=page.canonical(),
-            title=title,
-            published=chosen.published or self.published(page),
-            updated=self.updated(page),
-            site=self.source.name,
-            publisher=self.publisher(page, extracted),
-            authors=chosen.authors or self.authors(page, extracted),
-            topics=[*(chosen.sections or self.sections(page)), *self.source.topics],
-            language=page.language(text_body),
-            summary=lede or blocks[0][2],
-            content_html=html_body,
-            content_text=text_body,
-            image=chosen.image or self.image(page),
-            image_caption=self.image_caption(page),
-        )
-
-    def title(self, page: Page) -> str | None:
-        return page.title()
-
-    def published(self, page: Page):
-        return page.published()
-
-    def updated(self, page: Page):
-        return page.modified()
-
-    def summary(self, page: Page) -> str | None:
-        return page.summary()
-
-    def body(self, page: Page, html: str) -> Extracted:
-        return extract_body(page, html)
-
-    def publisher(self, page: Page, extracted: Extracted) -> str | None:
-        return extracted.publisher or page.publisher_line()
-
-    def authors(self, page: Page, extracted: Extracted) -> list[str]:
-        return page.authors() or extracted.credit
-
-    def sections(self, page: Page) -> list[str]:
-        return page.sections()
-
-    def image(self, page: Page) -> str | None:
-        return page.image()
-
-    def image_caption(self, page: Page) -> str | None:
-        return page.image_caption()
-
-
-def _validators(response: Response, key: str, links: list) -> tuple:
-    """(key, ETag, Last-Modified, links) of a page, for its next conditional request."""
-    etag = response.headers.get("ETag")
-    modified = response.headers.get("Last-Modified")
-    return key, etag.decode("latin-1") if etag else None, modified.decode("latin-1") if modified else None, links
-
-
-def _escape(text: str) -> str:
-    return escape(text, quote=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import feedparser
@@ -12,24 +11,13 @@ from scrapy.http import Response, XmlResponse
 
 from crawler.canonical import canonicalize
 from crawler.extract.dates import parse_datetime
-from crawler.extract.page import Page
 from crawler.extract.text import split_authors
-from crawler.items import Article
+from crawler.parsers.feed import FeedEntry, FeedParser
 from crawler.spiders.base import ArticleSpider
 
 __all__ = ["FeedSpider"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class FeedEntry:
-    """What the feed says of an item: evidence for the fields its page does not give."""
-
-    title: str | None = None
-    published: datetime | None = None
-    authors: list[str] = field(default_factory=list)
-    sections: list[str] = field(default_factory=list)
 
 
 class FeedSpider(ArticleSpider):
@@ -86,23 +74,9 @@ class FeedSpider(ArticleSpider):
             return None
         return url
 
-    def worker_state(self, url: str) -> dict:
-        key = canonicalize(url)
-        return {"entries": {key: self.entries[key]}} if key in self.entries else {}
-
-    def article(self, page: Page, html: str) -> Article | None:
-        article = super().article(page, html)
-        entry = self.entries.get(canonicalize(page.url))
-        if article is None or entry is None:
-            return article
-        article.published = article.published or entry.published
-        article.authors = article.authors or entry.authors
-        article.topics = article.topics or [*entry.sections, *self.source.topics]
-        return article
-
-    def title(self, page: Page) -> str | None:
-        entry = self.entries.get(canonicalize(page.url))
-        return page.title() or (entry.title if entry else None)
+    def parser_for_page(self, url: str) -> FeedParser:
+        """The page's parser, with what its feed said of it."""
+        return FeedParser(self.source, self.entries.get(canonicalize(url)))
 
 
 def _feed_date(item) -> datetime | None:

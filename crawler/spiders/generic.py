@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import scrapy
@@ -16,7 +17,6 @@ from crawler.extract.article import looks_like_article
 from crawler.extract.page import Page
 from crawler.patterns import compile_pattern
 from crawler.spiders.base import ArticleSpider
-from crawler.store import queries, utcnow
 
 __all__ = ["GenericSpider"]
 
@@ -91,8 +91,7 @@ class GenericSpider(ArticleSpider):
         (and their requests as articles would be dropped as duplicates), so a re-run would see no article.
         """
         key = response.meta.get("refeed_key", response.url)
-        remembered = queries.validators_for(self.reader, key)
-        links = remembered.links if remembered else []
+        links = response.meta.get("refeed_links", [])  # remembered by crawler/conditional.py
         known = self._known([key, *(url for _, url in links)])
         if key in known:  # an article asked as a listing: its link was not stored yet when it was followed
             self.crawler.stats.inc_value("refeed/unchanged")
@@ -155,9 +154,9 @@ class GenericSpider(ArticleSpider):
         return any(p.search(target) for p in patterns)
 
     def _known(self, urls: list[str]) -> set[str]:
-        if self.reader is None or not urls:
+        if self.memory is None or not urls:
             return set()
-        return set(queries.known_since(self.reader, urls, utcnow()))
+        return set(self.memory.known(urls, datetime.now(UTC)))
 
 
 _UNSEEN = object()
