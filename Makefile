@@ -6,7 +6,7 @@ PORT ?= 8080
 # Unit tests of single modules, no crawl: the edit loop's suite (under a minute).
 FAST_TESTS := tests/test_config.py tests/test_config_paths.py tests/test_canonical.py tests/test_feeds_topics.py \
 	tests/test_feeds_build.py tests/test_minhash.py tests/test_extract_fields.py tests/test_extract_links.py \
-	tests/test_extract_encoding.py tests/test_dedup.py
+	tests/test_extract_encoding.py tests/test_dedup.py tests/test_golden.py tests/test_structure.py
 
 .PHONY: demo test test-fast lint venv clean
 
