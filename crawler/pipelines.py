@@ -88,7 +88,8 @@ def _cap(blocks: list[tuple[str, str]], limit: int, url: str) -> list[tuple[str,
     total = sum(len(text) for _, text in blocks) + 2 * (len(blocks) - 1)
     if total <= limit:
         return blocks
-    kept, size = [], 0
+    kept: list[tuple[str, str]] = []
+    size = 0
     for markup, text in blocks:
         room = limit - size - (2 if kept else 0)
         if len(text) <= room:
@@ -283,7 +284,7 @@ class DeduplicatePipeline(_BatchStage):
                 if match_key(story.url) == match_key(item.url) and story.content_hash != content_hash(item) and story.pruned is None:
                     return self._update(story, item)
                 self._merge(story, item, f"duplicate of {story_id} (same URL {url})")
-        story_id = queries.story_for_fingerprint(conn, item.fingerprint)
+        story_id = queries.story_for_fingerprint(conn, item.fingerprint) if item.fingerprint else None
         if story_id:
             self._merge(queries.get_story(conn, story_id), item, f"duplicate of {story_id} (same text)")
         found = self._nearest(item)
@@ -298,11 +299,12 @@ class DeduplicatePipeline(_BatchStage):
     def _nearest(self, item: Article):
         """The earliest stored story that `compare` finds to be this one, among LSH and title/lead-key candidates."""
         conn = self.batch.conn
-        bands = item.signature.bands if item.signature is not None else []
+        signature = item.signature
+        bands = signature.bands if signature is not None else []
         near, leads = queries.candidates(conn, bands, probe_keys(item.title, item.content_text), MAX_CANDIDATES)
         candidates: dict[str, float] = {}
-        for story_id, _title, blob in near:
-            if blob and (similarity := item.signature.similarity(NearSignature.from_bytes(blob))) >= NEAR_CANDIDATE:
+        for story_id, _title, blob in near:  # (none without a signature: no bands)
+            if blob and signature is not None and (similarity := signature.similarity(NearSignature.from_bytes(blob))) >= NEAR_CANDIDATE:
                 candidates[story_id] = similarity
         for story_id in leads:
             candidates.setdefault(story_id, 0.0)
@@ -394,7 +396,7 @@ class StorePipeline(_BatchStage):
             "signature": item.signature.to_bytes() if item.signature is not None else None,
         }
         bands = item.signature.bands if item.signature is not None else []
-        if getattr(item, "correction", False):
+        if item.correction and item.story_id is not None:  # Deduplicate names the story a correction changes
             story = queries.get_story(conn, item.story_id)
             updated = item.updated if item.updated and item.updated > story.updated else max(now, story.updated)
             if match_key(story.url) != match_key(item.url):  # a full text completing a teaser: the story's publisher stays

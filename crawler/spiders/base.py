@@ -146,7 +146,7 @@ class ArticleSpider(scrapy.Spider):
             self.crawler.stats.inc_value("refeed/unchanged")
             return
         if not isinstance(response, scrapy.http.TextResponse):
-            logger.info("skipped %s: not a text page (%s)", response.url, response.headers.get("Content-Type", b"?").decode("latin-1"))
+            logger.info("skipped %s: not a text page (%s)", response.url, (response.headers.get("Content-Type") or b"?").decode("latin-1"))
             self.crawler.stats.inc_value("refeed/skipped")
             return
         item = await self.article_item(response)
@@ -156,7 +156,9 @@ class ArticleSpider(scrapy.Spider):
     async def article_item(self, response: Response) -> Article | None:
         """An article page parsed once, extracted and cleaned in the page pool while the reactor downloads; the
         item then goes to Deduplicate and Store with the page's validators. None when the page is no article."""
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1") or None
+        if self.pages is None:
+            raise RuntimeError("an article page before the spider was opened by its crawler (from_crawler)")
         prepared = await self.pages.prepare(self.parser_for_page(response.url), response.url, response.body, content_type)
         for record in prepared.records:  # a pool process's log lines, as if logged here
             if logging.getLogger(record.name).isEnabledFor(record.levelno):

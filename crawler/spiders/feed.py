@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import logging
 from datetime import UTC, datetime
 
@@ -36,7 +37,7 @@ class FeedSpider(ArticleSpider):
         yield from super().parse_listing(response)
 
     def article_links(self, response: Response) -> list[str]:
-        parsed = feedparser.parse(response.body, response_headers={"content-type": response.headers.get("Content-Type", b"").decode("latin-1")})
+        parsed = feedparser.parse(response.body, response_headers={"content-type": (response.headers.get("Content-Type") or b"").decode("latin-1")})
         if parsed.bozo and not parsed.entries:
             logger.warning("not a feed: %s (%s)", response.url, parsed.get("bozo_exception"))
             return []
@@ -83,7 +84,7 @@ def _feed_date(item) -> datetime | None:
     for key in ("published", "updated", "created"):
         struct = item.get(f"{key}_parsed")  # feedparser's reading, already in UTC
         if struct:
-            return datetime(*struct[:6], tzinfo=UTC)
+            return datetime.fromtimestamp(calendar.timegm(struct), tz=UTC)
         parsed = parse_datetime(item.get(key))
         if parsed:
             return parsed

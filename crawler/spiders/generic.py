@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import scrapy
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.response import get_base_url
 
@@ -139,6 +139,8 @@ class GenericSpider(ArticleSpider):
     def _links(self, response: Response) -> tuple[list[str], set[str]]:
         """(canonical same-site page links in page order, without images, files and mail; the subset that are
         further pages of this listing: rel=next, "next"/"older"/"»" links and ?page=N links)."""
+        if not isinstance(response, TextResponse):  # a listing is a page of links
+            return [], set()
         base = get_base_url(response)
         origin = base[: base.find("/", base.find("//") + 2)] if base.count("/") >= 3 else base
         resolve = _Resolver(base, origin, self.same_site(origin + "/"), self.same_site)
@@ -159,7 +161,6 @@ class GenericSpider(ArticleSpider):
         return set(self.memory.known(urls, datetime.now(UTC)))
 
 
-_UNSEEN = object()
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9_~/-][A-Za-z0-9._~/-]*|/")  # no query, no fragment, nothing to escape (and no "/.")
 
 
@@ -177,8 +178,9 @@ class _Resolver:
         """The URLs of those hrefs that are links to the site, in their order."""
         done, urls = self.done, []
         for href in hrefs:
-            url = done.get(href, _UNSEEN)
-            if url is _UNSEEN:
+            if href in done:
+                url = done[href]
+            else:
                 url = done[href] = self._resolve(href.strip())
             if url is not None:
                 urls.append(url)
