@@ -44,8 +44,9 @@ def one_run(pages: list[tuple[str, bytes, str]]) -> dict[str, float]:
     from scrapy.utils.test import get_crawler
 
     from crawler import settings as crawl_settings
+    from crawler.cleaning import NotAnArticle, stages
     from crawler.config import SourceConfig
-    from crawler.pagepool import extract_article, stages
+    from crawler.pagepool import extract_article
     from crawler.parsers import LimitedTimesParser
     from crawler.pipelines import DeduplicatePipeline, StorePipeline
     from crawler.store import Store
@@ -75,7 +76,7 @@ def one_run(pages: list[tuple[str, bytes, str]]) -> dict[str, float]:
                         took = clock() - began
                         spent[name.removesuffix("Pipeline")] += took
                         inner += took
-                except DropItem as exc:  # a duplicate: its stage's time counts too
+                except (DropItem, NotAnArticle) as exc:  # a duplicate: its stage's time counts too
                     took = clock() - began
                     spent[name.removesuffix("Pipeline")] += took
                     inner += took

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
-__all__ = ["canonicalize", "is_tracking_parameter", "match_key"]
+__all__ = ["canonicalize", "is_tracking_parameter", "match_key", "same_site", "site"]
 
 _TRACKING = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|_ga|_gl|ref|ref_src|"
@@ -78,3 +78,28 @@ def match_key(url: str) -> str:
     host = parts.netloc.lower().removeprefix("www.")
     path = parts.path.rstrip("/") or "/"
     return host + path + (f"?{parts.query}" if parts.query else "")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def site(url: str) -> tuple[str, int | None] | None:
+    """(host, port) of a URL, scheme left out: http://x/ and https://x/ are one site, http://x:8080/ another.
+
+    The port is None when it is the scheme's default. None for a URL without a host or with a bad port.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:  # "http://[::1", "http://x:99999/"
+        return None
+    if not host:
+        return None
+    if port == _DEFAULT_PORTS.get(parts.scheme.lower()):
+        port = None
+    return host.rstrip(".").lower(), port
+
+
+def same_site(url: str, other: str) -> bool:
+    here = site(url)
+    return here is not None and here == site(other)

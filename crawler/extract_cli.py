@@ -9,11 +9,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from crawler.cleaning import MAX_ARTICLE_CHARS, stages
 from crawler.config import CrawlConfig, SourceConfig
 from crawler.extract.encoding import decode_html
 from crawler.extract.page import Page
 from crawler.parsers import parser_for
-from crawler.pipelines import CanonicalizePipeline, CleanPipeline, SanitizePipeline
 from crawler.settings import USER_AGENT
 from crawler.store import EXPORT_KEYS
 from crawler.urlpolicy import UrlPolicy
@@ -21,7 +21,7 @@ from crawler.urlpolicy import UrlPolicy
 __all__ = ["extract_targets", "article_dict"]
 
 logger = logging.getLogger(__name__)
-STAGES = (CleanPipeline(), SanitizePipeline(), CanonicalizePipeline())
+STAGES = stages(MAX_ARTICLE_CHARS)  # as the page pool runs them
 
 
 def extract_targets(targets: list[str], source: SourceConfig | None = None, timeout: float = CrawlConfig.download_timeout) -> Iterator[dict | Exception]:

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from crawler.cleaning import content_hash_of, sanitize_html
 from crawler.dedup import exact_fingerprint, lead_keys, near_signature
-from crawler.pipelines import content_hash_of, sanitize_html
 from crawler.store import Store, import_lock, queries, staging, stories, story_id_for, utcnow, while_locked
 
 __all__ = ["BadLine", "ImportReport", "import_lines", "parse_line"]

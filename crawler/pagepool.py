@@ -3,7 +3,8 @@
 Scrapy's reactor runs on one core: fetching, reading listings and scheduling use it fully at a few hundred pages
 a second, and an article page's extraction and cleaning cost more than its download. The spider's callback awaits
 `PagePool.prepare` with the page and the source's parser (crawler/parsers/, plain data that pickles) and yields the
-item it gives; Deduplicate and Store (crawler/pipelines.py) then take it on Scrapy's item path. The work here touches no store and no crawl state, so any process can do it, in any order:
+item it gives; Deduplicate and Store (crawler/pipelines.py) then take it on Scrapy's item path. The work here (crawler/parsers/,
+crawler/cleaning.py) touches no store and no crawl state and imports no Scrapy, so any process can do it, in any order:
 a pool process that dies (a crash, the OOM killer) takes down the pool, which is replaced, and the pages it had
 are simply done again. On a one-core machine, or with `REFEED_PAGE_WORKER` off, the same function runs inline.
 """
@@ -23,15 +24,13 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from scrapy.exceptions import DropItem
-
+from crawler.cleaning import MAX_ARTICLE_CHARS, NotAnArticle, stages
 from crawler.dedup import exact_fingerprint, near_signature
 from crawler.extract.page import Page
 from crawler.items import Article
 from crawler.parsers.base import Parser
-from crawler.pipelines import MAX_ARTICLE_CHARS, CanonicalizePipeline, CleanPipeline, SanitizePipeline
 
-__all__ = ["PagePool", "Prepared", "extract_article", "prepare", "stages", "wall_title"]
+__all__ = ["PagePool", "Prepared", "extract_article", "prepare", "wall_title"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +47,6 @@ class Prepared:
     records: list = field(default_factory=list)  # a pool process's log records, for the crawler to log
 
 
-def stages(max_chars: int) -> tuple:
-    """Clean → Sanitize → Canonicalize: the pipeline stages that need no store, in the crawl's order."""
-    return CleanPipeline(max_chars), SanitizePipeline(), CanonicalizePipeline()
-
-
 _stages: dict[int, tuple] = {}
 
 
@@ -66,7 +60,7 @@ def prepare(parser: Parser, url: str, body: bytes, content_type: str | None, max
         try:
             for stage in _stages.setdefault(max_chars, stages(max_chars)):
                 item = stage.process_item(item)
-        except DropItem as exc:
+        except NotAnArticle as exc:
             logger.info("skipped %s: %s", url, exc)
             return Prepared(skipped=str(exc), records=records)
         item.fingerprint = exact_fingerprint(item.title, item.content_text)

@@ -7,7 +7,6 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.resolver import CachingThreadedResolver
@@ -17,36 +16,14 @@ from twisted.internet.error import DNSLookupError
 from twisted.names import client, dns
 from twisted.names.error import DNSQueryTimeoutError, DomainError, ResolverError
 
+from crawler.canonical import same_site, site
 from crawler.config import ConfigError
 
-__all__ = ["PolicyResolver", "UrlPolicy", "UrlPolicyMiddleware", "network", "same_site", "site"]
+__all__ = ["PolicyResolver", "UrlPolicy", "UrlPolicyMiddleware", "network"]
 
 logger = logging.getLogger(__name__)
 
 SCHEMES = ("http", "https")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def site(url: str) -> tuple[str, int | None] | None:
-    """(host, port) of a URL, scheme left out: http://x/ and https://x/ are one site, http://x:8080/ another.
-
-    The port is None when it is the scheme's default. None for a URL without a host or with a bad port.
-    """
-    try:
-        parts = urlsplit(url.strip())
-        host, port = parts.hostname, parts.port
-    except ValueError:  # "http://[::1", "http://x:99999/"
-        return None
-    if not host:
-        return None
-    if port == _DEFAULT_PORTS.get(parts.scheme.lower()):
-        port = None
-    return host.rstrip(".").lower(), port
-
-
-def same_site(url: str, other: str) -> bool:
-    here = site(url)
-    return here is not None and here == site(other)
 
 
 def network(host: str) -> str:

@@ -1,10 +1,12 @@
-"""Store → feed files: topics, Atom/RSS/JSON writers, OPML, index page, HTTP server."""
+"""Store → feed files: topics, Atom/RSS/JSON writers, OPML, index page, HTTP server.
 
-from feeds.build import build_feeds
-from feeds.render import entry_id
-from feeds.server import FeedServer, serve
-from feeds.topics import Feed, TopicRule, group_feeds, keyword_topics, slugify, topics_of
-from feeds.write import BuildReport, FeedResult
+The names below are imported on first use: a page-pool process needs `feeds.topics` alone, without the writers,
+the store and the server (SQLAlchemy, Twisted) that the rest pulls in.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __all__ = [
     "BuildReport",
@@ -20,3 +22,24 @@ __all__ = [
     "slugify",
     "topics_of",
 ]
+
+_HOMES = {
+    "build_feeds": "feeds.build",
+    "entry_id": "feeds.render",
+    "FeedServer": "feeds.server",
+    "serve": "feeds.server",
+    "Feed": "feeds.topics",
+    "TopicRule": "feeds.topics",
+    "group_feeds": "feeds.topics",
+    "keyword_topics": "feeds.topics",
+    "slugify": "feeds.topics",
+    "topics_of": "feeds.topics",
+    "BuildReport": "feeds.write",
+    "FeedResult": "feeds.write",
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'feeds' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

@@ -3,12 +3,10 @@ that need no store (Clean → Sanitize → Canonicalize, as the page pool runs t
 
 from __future__ import annotations
 
-from scrapy.exceptions import DropItem
-
 from crawler import settings as crawl_settings
+from crawler.cleaning import NotAnArticle, stages
 from crawler.extract.page import Page
 from crawler.items import Article
-from crawler.pagepool import stages
 from crawler.parsers import Parser
 
 __all__ = ["ROW_KEYS", "STAGES", "article_from_page", "row", "through_stages"]
@@ -25,7 +23,7 @@ def through_stages(article: Article | None) -> Article | None:
     try:
         for stage in STAGES:
             article = stage.process_item(article)
-    except DropItem:
+    except NotAnArticle:
         return None
     return article
 

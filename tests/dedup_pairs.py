@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
+from crawler.cleaning import CanonicalizePipeline, CleanPipeline, SanitizePipeline
 from crawler.demo import texts
 from crawler.demo.site import SampleArticle, generate
 from crawler.items import Article
-from crawler.pipelines import CanonicalizePipeline, CleanPipeline, DeduplicatePipeline, SanitizePipeline, StorePipeline
+from crawler.pipelines import DeduplicatePipeline, StorePipeline
 from crawler.store import queries
 
 __all__ = ["Pair", "Pipeline", "Text", "article", "pairs", "material"]

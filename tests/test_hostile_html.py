@@ -17,11 +17,11 @@ from conftest import assert_published_file_whole
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crawler.cleaning import CleanPipeline
 from crawler.config import SourceConfig
 from crawler.extract.encoding import decode_html
 from crawler.items import Article
 from crawler.parsers import GenericParser, LimitedTimesParser
-from crawler.pipelines import CleanPipeline
 from feeds.build import build_feeds
 
 BASE = "http://lt.test"
@@ -257,7 +257,7 @@ def test_article_size_cap_is_a_setting_and_cuts_at_a_block(caplog):
     stage = CleanPipeline.from_crawler(get_crawler(settings_dict={"REFEED_MAX_ARTICLE_CHARS": 50}))
     article = Article(url=BASE + "/news/a.html", title="T", published=None, site="lt",
                       content_html="<p>" + "a" * 20 + "</p><p>" + "b" * 20 + "</p><p>" + "c" * 20 + "</p>")
-    with caplog.at_level("INFO", logger="crawler.pipelines"):
+    with caplog.at_level("INFO", logger="crawler.cleaning"):
         article = stage.process_item(article)
     assert article.content_text == "a" * 20 + "\n\n" + "b" * 20
     assert article.content_html == "<p>" + "a" * 20 + "</p>\n<p>" + "b" * 20 + "</p>"

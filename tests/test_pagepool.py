@@ -172,3 +172,12 @@ def test_scrapys_lines_for_an_item_are_one_short_line_with_the_reason():
                         (LogFormatter().scraped(item, None, None), "stored http://lt.test/news/a.html as s1")):
         assert entry["level"] == logging.DEBUG
         assert entry["msg"] % entry["args"] == line
+
+
+def test_a_page_process_imports_neither_scrapy_nor_the_store():
+    """What a pool process runs (parsers, extraction, cleaning, fingerprints) loads no Scrapy, Twisted or SQLAlchemy:
+    each would cost every crawl's pool process half a second of CPU and tens of MB for nothing it uses."""
+    code = ("import sys, scheduler, crawler.pagepool, crawler.parsers, crawler.cleaning\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'scrapy', 'twisted', 'sqlalchemy'}))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["[]"], done.stdout  # scheduler.py too: a spawned process imports the main module

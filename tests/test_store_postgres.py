@@ -24,7 +24,8 @@ from test_dedup import (  # noqa: F401
 )
 
 from crawler.canonical import canonicalize
-from crawler.pipelines import CanonicalizePipeline, CleanPipeline, DeduplicatePipeline, SanitizePipeline, StorePipeline, content_hash
+from crawler.cleaning import CanonicalizePipeline, CleanPipeline, SanitizePipeline, content_hash
+from crawler.pipelines import DeduplicatePipeline, StorePipeline
 from crawler.store import Store, queries, story_id_for, utcnow
 
 POSTGRES = os.environ.get("REFEED_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=test")

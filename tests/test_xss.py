@@ -22,10 +22,10 @@ from article_stages import article_from_page, row, through_stages
 from lxml import etree
 from lxml import html as lxml_html
 
+from crawler.cleaning import sanitize_html
 from crawler.config import SourceConfig
 from crawler.items import Article
 from crawler.parsers import LimitedTimesParser
-from crawler.pipelines import sanitize_html
 from feeds.build import build_feeds
 from feeds.index import _SCRIPT as INDEX_SCRIPT
 
