@@ -14,9 +14,9 @@ from pathlib import Path
 
 from bench.machine import machine
 from crawler.config import load_config
+from crawler.coordinator import Coordinator
 from crawler.demo.server import SampleSiteServer
 from crawler.demo.site import generate
-from crawler.distributed import Coordinator
 from crawler.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

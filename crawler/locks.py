@@ -13,7 +13,7 @@ import os
 import struct
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 __all__ = ["FileLock", "SourceLock"]
@@ -71,8 +71,8 @@ class SourceLock:
         self.source = source
         url = make_url(store_url)
         self._file: FileLock | None = None
-        self._conn = None
-        self._engine = None
+        self._conn: Connection | None = None
+        self._engine: Engine | None = None
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             self._file = FileLock(Path(f"{url.database}.{source}.lock"))
         elif url.get_backend_name() == "postgresql":
@@ -83,12 +83,13 @@ class SourceLock:
         if self._file is not None:
             return self._file.acquire()
         if self._engine is not None:
-            self._conn = self._engine.connect()
-            got = self._conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}).scalar()
-            self._conn.commit()
-            if not got:
-                self._conn.close()
-                self._conn = None
+            conn = self._engine.connect()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}).scalar()
+            conn.commit()
+            if got:
+                self._conn = conn
+            else:
+                conn.close()
             return bool(got)
         logger.warning("%s: no cross-process lock for this kind of store; do not run two crawls at once", self.source)
         return True

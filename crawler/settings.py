@@ -56,7 +56,7 @@ ITEM_PIPELINES = {
 }
 # The page pool and the store writer are awaited as asyncio futures (Scrapy's default reactor, stated here).
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-DOWNLOADER = "crawler.downloader.SlotKeepingDownloader"  # CONCURRENT_REQUESTS_PER_DOMAIN kept under asyncio (see there)
+DOWNLOADER = "crawler.scrapy_shim.SlotKeepingDownloader"  # CONCURRENT_REQUESTS_PER_DOMAIN kept under asyncio (see there)
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,  # refeed's own progress line replaces it
     "scrapy.extensions.throttle.AutoThrottle": None,

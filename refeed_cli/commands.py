@@ -187,7 +187,7 @@ def cmd_extract(args) -> int:
 
 def cmd_worker(args) -> int:
     """A distributed worker: crawls every source's rounds from the shared queues, waiting for more when idle."""
-    from crawler.distributed import Coordinator, require_shared_store
+    from crawler.coordinator import Coordinator, require_shared_store
     from crawler.run import work
 
     config = load_config(args.config)

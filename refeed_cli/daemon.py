@@ -39,7 +39,7 @@ def cmd_run(args) -> int:
         raise ConfigError(f"{config._label}: no [[source]] to crawl")
     open_store(config).close()  # an unreachable store is one line now, not an error in every crawl later
     if config.crawl.redis_url:  # distributed: rounds are seeded into Redis and crawled by `worker` processes
-        from crawler.distributed import Coordinator, require_shared_store
+        from crawler.coordinator import Coordinator, require_shared_store
 
         require_shared_store(config)
         Coordinator.for_config(config).close()
@@ -110,7 +110,7 @@ class Daemon:
 
     def round(self, name: str) -> None:
         """Distributed mode: seed a round of the source into Redis, wait until the workers have drained it, build."""
-        from crawler.distributed import crawl_rounds
+        from crawler.coordinator import crawl_rounds
 
         store = open_store(self.config)
         try:

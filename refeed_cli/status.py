@@ -15,7 +15,7 @@ def distributed_status(config) -> dict | None:
     """Workers (live heartbeats) and each source's queue, in distributed mode."""
     if not config.crawl.redis_url:
         return None
-    from crawler.distributed import Coordinator
+    from crawler.coordinator import Coordinator
 
     coordinator = Coordinator.for_config(config)
     try:
