@@ -27,8 +27,8 @@ def german_page(lang: str = "") -> Page:
 def test_trafilatura_reads_the_tree_the_page_was_parsed_into(monkeypatch):
     import trafilatura
 
-    real, seen = trafilatura.extract, []
-    monkeypatch.setattr(trafilatura, "extract", lambda document, *a, **kw: seen.append(document) or real(document, *a, **kw))
+    real, seen = trafilatura.bare_extraction, []
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda document, *a, **kw: seen.append(document) or real(document, *a, **kw))
     page = german_page("de")
     extracted = extract_body(page)
     assert seen and all(document is page.selector.root for document in seen)
@@ -41,3 +41,14 @@ def test_a_date_is_read_in_the_language_the_page_is_written_in_declared_or_not()
         page = german_page(lang)
         assert page.date_languages() == ["de", "en"]
         assert page.published() == datetime(2022, 1, 8, tzinfo=UTC)
+
+
+def test_trafilatura_is_asked_for_no_work_whose_result_is_thrown_away(monkeypatch):
+    """`extract` hashes a content fingerprint of every result for deduplication; the cascade never reads it."""
+    import trafilatura.core
+
+    hashed = []
+    monkeypatch.setattr(trafilatura.core, "content_fingerprint", lambda *a, **kw: hashed.append(a) or "0")
+    extracted = extract_body(german_page("de"))
+    assert [text for _, _, text in extracted.blocks] == GERMAN
+    assert hashed == []
