@@ -52,3 +52,16 @@ def test_trafilatura_is_asked_for_no_work_whose_result_is_thrown_away(monkeypatc
     extracted = extract_body(german_page("de"))
     assert [text for _, _, text in extracted.blocks] == GERMAN
     assert hashed == []
+
+
+def test_markup_a_page_escapes_is_read_as_the_parsed_tree_holds_it():
+    """An XPath over the whole tree is skipped when the page's source never names what it looks for; a templating
+    engine writes `/` and `+` of an attribute as entities, so the skip asks for letters only."""
+    page = Page.from_text("""<html><head><script type="application&#x2F;ld&#x2B;json">{"@type": "NewsArticle",
+"headline": "Neue Brücke", "datePublished": "2022-01-08T10:00:00Z", "author": {"name": "Anna Berg"}}</script>
+<link rel="canonical" href="https://example.de/b"></head><body><h1>Neue Brücke</h1>
+<nav class="breadcrumb"><a href="/">Home</a><a href="/stadt">Stadt</a></nav><p>Text.</p></body></html>""", "https://example.de/b?x=1")
+    assert (page.title(), page.published(), page.authors()) == ("Neue Brücke", datetime(2022, 1, 8, 10, tzinfo=UTC), ["Anna Berg"])
+    assert (page.canonical(), page.breadcrumb()) == ("https://example.de/b", ["Stadt"])
+    bare = Page(url=page.url, selector=page.selector)  # no source: nothing is skipped
+    assert not page.mentions("articleBody") and bare.mentions("articleBody")
