@@ -65,3 +65,17 @@ def test_markup_a_page_escapes_is_read_as_the_parsed_tree_holds_it():
     assert (page.canonical(), page.breadcrumb()) == ("https://example.de/b", ["Stadt"])
     bare = Page(url=page.url, selector=page.selector)  # no source: nothing is skipped
     assert not page.mentions("articleBody") and bare.mentions("articleBody")
+
+
+def test_a_compiled_xpath_selects_what_lxml_selects_from_the_expression_as_written():
+    """`//x` runs as `/descendant::x`, which is faster; positions, attributes and string literals keep their meaning."""
+    from lxml import html
+
+    from crawler.extract.tree import xp
+
+    root = html.fromstring("""<html><body><div><p>a <a href="/1">one</a></p><p>b</p></div><section><p>c</p>
+<nav itemtype="https://schema.org/BreadcrumbList"><a href="/2">two</a></nav></section></body></html>""")
+    for expression in ("//body//p", "//p[1]", "(//p)[2]", "//div//p[last()]", "//a//@href | //p/text()", "string(//section)",
+                       "//*[@itemtype='https://schema.org/BreadcrumbList']//a", ".//text()[not(ancestor::nav)]"):
+        expected = root.xpath(expression, smart_strings=False)
+        assert xp(root, expression) == expected, expression
