@@ -146,6 +146,9 @@ def _nested(element, body_root, junk: bool = True) -> bool:
     return False
 
 
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none")
+
+
 def is_junk(element: Any) -> bool:
     """Hidden, or marked by its class or id as a share bar, related list, ad, newsletter box, … (vocabulary.JUNK_WORDS)."""
     if not isinstance(element.tag, str):
@@ -153,7 +156,7 @@ def is_junk(element: Any) -> bool:
     marks = f"{element.get('class', '')} {element.get('id', '')}"
     if element.get("hidden") is not None or element.get("aria-hidden") == "true":
         return True
-    if re.search(r"display\s*:\s*none", element.get("style", "")):
+    if _HIDDEN_STYLE.search(element.get("style", "")):
         return True
     return bool(marks.strip()) and bool(JUNK_CLASS.search(marks))
 
