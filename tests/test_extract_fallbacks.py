@@ -58,8 +58,8 @@ def fallback_messages(caplog) -> list[str]:
 def test_when_trafilatura_keeps_nothing_in_precision_mode_its_recall_mode_is_the_body(tmp_path, caplog, monkeypatch):
     import trafilatura
 
-    real = trafilatura.extract
-    monkeypatch.setattr(trafilatura, "extract", lambda *a, **kw: real(*a, **kw) if kw.get("favor_recall") else None)  # nor balanced
+    real = trafilatura.bare_extraction
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda *a, **kw: real(*a, **kw) if kw.get("favor_recall") else None)  # nor balanced
     with caplog.at_level(logging.DEBUG, logger="crawler.extract"):
         result = extracted(tmp_path, divs_and_breaks())
     assert all(line in result["content_text"] for line in LINES)
@@ -69,7 +69,7 @@ def test_when_trafilatura_keeps_nothing_in_precision_mode_its_recall_mode_is_the
 def test_when_trafilatura_keeps_nothing_at_all_the_densest_text_block_is_the_body(tmp_path, caplog, monkeypatch):
     import trafilatura
 
-    monkeypatch.setattr(trafilatura, "extract", lambda *a, **kw: None)  # as when it fails on a page
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda *a, **kw: None)  # as when it fails on a page
     with caplog.at_level(logging.DEBUG, logger="crawler.extract"):
         result = extracted(tmp_path, divs_and_breaks())
     assert result["content_text"].split("\n\n") == ["Village fete returns in June", *LINES]
@@ -96,14 +96,21 @@ def test_when_trafilatura_keeps_little_in_precision_mode_its_balanced_mode_is_as
     """A narrow container (a section of a page that runs on in sibling sections), a list or a table cut: under
     cascade.SHORT words in precision mode, its balanced mode is asked, and taken when it keeps more."""
     import trafilatura
+    from lxml import etree
+    from trafilatura.settings import Document
 
-    real, modes = trafilatura.extract, []
+    real, modes = trafilatura.bare_extraction, []
 
-    def extract(*args, **kwargs):
+    def bare_extraction(*args, **kwargs):
         modes.append("precision" if kwargs.get("favor_precision") else "recall" if kwargs.get("favor_recall") else "balanced")
-        return f"<html><body><p>{LINES[0]}</p></body></html>" if kwargs.get("favor_precision") else real(*args, **kwargs)
+        if not kwargs.get("favor_precision"):
+            return real(*args, **kwargs)
+        document = Document()  # one paragraph only
+        document.body = etree.Element("body")
+        etree.SubElement(document.body, "p").text = LINES[0]
+        return document
 
-    monkeypatch.setattr(trafilatura, "extract", extract)
+    monkeypatch.setattr(trafilatura, "bare_extraction", bare_extraction)
     body = "".join(f"<p>{line}</p>" for line in LINES)
     with caplog.at_level(logging.DEBUG, logger="crawler.extract"):
         result = extracted(tmp_path, f"""<!doctype html><html lang="en"><head><title>Village fete returns in June</title></head>
@@ -116,8 +123,8 @@ def test_when_trafilatura_keeps_little_in_precision_mode_its_balanced_mode_is_as
 def test_when_trafilatura_keeps_a_long_body_in_precision_mode_nothing_else_is_asked(tmp_path, monkeypatch):
     import trafilatura
 
-    real, calls = trafilatura.extract, []
-    monkeypatch.setattr(trafilatura, "extract", lambda *a, **kw: calls.append(kw.get("favor_precision")) or real(*a, **kw))
+    real, calls = trafilatura.bare_extraction, []
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda *a, **kw: calls.append(kw.get("favor_precision")) or real(*a, **kw))
     body = "".join(f"<p>{line}</p>" for line in LINES * 3)  # over 200 words
     result = extracted(tmp_path, f"""<!doctype html><html lang="en"><head><title>Village fete returns in June</title></head>
 <body><article><h1>Village fete returns in June</h1>{body}</article></body></html>""")

@@ -27,8 +27,8 @@ def german_page(lang: str = "") -> Page:
 def test_trafilatura_reads_the_tree_the_page_was_parsed_into(monkeypatch):
     import trafilatura
 
-    real, seen = trafilatura.extract, []
-    monkeypatch.setattr(trafilatura, "extract", lambda document, *a, **kw: seen.append(document) or real(document, *a, **kw))
+    real, seen = trafilatura.bare_extraction, []
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda document, *a, **kw: seen.append(document) or real(document, *a, **kw))
     page = german_page("de")
     extracted = extract_body(page)
     assert seen and all(document is page.selector.root for document in seen)
@@ -41,3 +41,41 @@ def test_a_date_is_read_in_the_language_the_page_is_written_in_declared_or_not()
         page = german_page(lang)
         assert page.date_languages() == ["de", "en"]
         assert page.published() == datetime(2022, 1, 8, tzinfo=UTC)
+
+
+def test_trafilatura_is_asked_for_no_work_whose_result_is_thrown_away(monkeypatch):
+    """`extract` hashes a content fingerprint of every result for deduplication; the cascade never reads it."""
+    import trafilatura.core
+
+    hashed = []
+    monkeypatch.setattr(trafilatura.core, "content_fingerprint", lambda *a, **kw: hashed.append(a) or "0")
+    extracted = extract_body(german_page("de"))
+    assert [text for _, _, text in extracted.blocks] == GERMAN
+    assert hashed == []
+
+
+def test_markup_a_page_escapes_is_read_as_the_parsed_tree_holds_it():
+    """An XPath over the whole tree is skipped when the page's source never names what it looks for; a templating
+    engine writes `/` and `+` of an attribute as entities, so the skip asks for letters only."""
+    page = Page.from_text("""<html><head><script type="application&#x2F;ld&#x2B;json">{"@type": "NewsArticle",
+"headline": "Neue Brücke", "datePublished": "2022-01-08T10:00:00Z", "author": {"name": "Anna Berg"}}</script>
+<link rel="canonical" href="https://example.de/b"></head><body><h1>Neue Brücke</h1>
+<nav class="breadcrumb"><a href="/">Home</a><a href="/stadt">Stadt</a></nav><p>Text.</p></body></html>""", "https://example.de/b?x=1")
+    assert (page.title(), page.published(), page.authors()) == ("Neue Brücke", datetime(2022, 1, 8, 10, tzinfo=UTC), ["Anna Berg"])
+    assert (page.canonical(), page.breadcrumb()) == ("https://example.de/b", ["Stadt"])
+    bare = Page(url=page.url, selector=page.selector)  # no source: nothing is skipped
+    assert not page.mentions("articleBody") and bare.mentions("articleBody")
+
+
+def test_a_compiled_xpath_selects_what_lxml_selects_from_the_expression_as_written():
+    """`//x` runs as `/descendant::x`, which is faster; positions, attributes and string literals keep their meaning."""
+    from lxml import html
+
+    from crawler.extract.tree import xp
+
+    root = html.fromstring("""<html><body><div><p>a <a href="/1">one</a></p><p>b</p></div><section><p>c</p>
+<nav itemtype="https://schema.org/BreadcrumbList"><a href="/2">two</a></nav></section></body></html>""")
+    for expression in ("//body//p", "//p[1]", "(//p)[2]", "//div//p[last()]", "//a//@href | //p/text()", "string(//section)",
+                       "//*[@itemtype='https://schema.org/BreadcrumbList']//a", ".//text()[not(ancestor::nav)]"):
+        expected = root.xpath(expression, smart_strings=False)
+        assert xp(root, expression) == expected, expression

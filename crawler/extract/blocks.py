@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -113,7 +114,14 @@ def _only_a_date(text: str, languages: list[str] | None = None) -> bool:
     """
     if len(text) > 40 or len(text.split()) > 6 or not _DATE_SHAPE.search(text):
         return False
-    return parse_datetime(text, languages, anywhere=not languages) is not None
+    return _reads_as_date(text, tuple(languages or ()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _reads_as_date(text: str, languages: tuple[str, ...]) -> bool:
+    """Whether dateparser reads a text as a date, remembered: the same line is looked at in the page's container and
+    in trafilatura's body, and whether it is a date does not change with the clock ("3 hours ago" is one at any hour)."""
+    return parse_datetime(text, list(languages) or None, anywhere=not languages) is not None
 
 
 def _block_text(element: Any) -> str:
@@ -138,6 +146,9 @@ def _nested(element, body_root, junk: bool = True) -> bool:
     return False
 
 
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none")
+
+
 def is_junk(element: Any) -> bool:
     """Hidden, or marked by its class or id as a share bar, related list, ad, newsletter box, … (vocabulary.JUNK_WORDS)."""
     if not isinstance(element.tag, str):
@@ -145,7 +156,7 @@ def is_junk(element: Any) -> bool:
     marks = f"{element.get('class', '')} {element.get('id', '')}"
     if element.get("hidden") is not None or element.get("aria-hidden") == "true":
         return True
-    if re.search(r"display\s*:\s*none", element.get("style", "")):
+    if _HIDDEN_STYLE.search(element.get("style", "")):
         return True
     return bool(marks.strip()) and bool(JUNK_CLASS.search(marks))
 

@@ -21,9 +21,9 @@ __all__ = ["densest_container", "densest_text", "markup_body"]
 def markup_body(page: Page) -> Extracted:
     """The page's own article container: schema.org articleBody, else the element holding most paragraph text."""
     for xpath in ("//*[@itemprop='articleBody']",):
-        nodes = page.selector.xpath(xpath)
+        nodes = xp(page.selector.root, xpath) if page.mentions("articleBody") else []
         if len(nodes) == 1:
-            extracted = body_blocks(page, nodes[0])
+            extracted = body_blocks(page, Selector(root=nodes[0], type="html"))
             if word_count(extracted.text) >= MIN_ARTICLE_WORDS:
                 return extracted
     container = densest_container(page.selector)

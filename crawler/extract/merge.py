@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import chain
 
 from crawler.extract.blocks import Extracted
 from crawler.extract.text import MIN_ARTICLE_WORDS, fold, word_count
@@ -29,22 +30,23 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
     if not generic.blocks:
         own.publisher, own.credit = publisher, credit
         return own if word_count(own.text) >= MIN_ARTICLE_WORDS else Extracted(blocks=[], publisher=publisher, credit=credit)
-    found = [_shingles(text) for _, _, text in generic.blocks]
-    everything: Counter = Counter()
+    grams = [_grams(TOKEN.findall(text)) for _, _, text in generic.blocks]
+    found = [Counter(g) for g in grams]
+    everything = Counter(chain.from_iterable(grams))
     where: dict[str, list[tuple[int, int]]] = {}  # shingle → (generic block, count): overlaps without a Counter per pair
     for index, shingles in enumerate(found):
-        everything.update(shingles)
         for gram, count in shingles.items():
             where.setdefault(gram, []).append((index, count))
-    own_all = _shingles(own.text)
+    own_tokens = [TOKEN.findall(text) for _, _, text in own.blocks]  # own.text's tokens are its blocks' in a row
+    own_all = Counter(_grams(list(chain.from_iterable(own_tokens))))
     covered = sum((own_all & everything).values()) / max(1, sum(everything.values()))
     if not own.blocks or covered < COVERED:
         return Extracted(blocks=generic.blocks, publisher=publisher, credit=credit)
     after: dict[int, list] = {}
     last = -1
-    for block in own.blocks:
-        shingles = _shingles(block[2])
-        size = max(1, sum(shingles.values()))
+    for block, tokens in zip(own.blocks, own_tokens):
+        shingles = Counter(_grams(tokens))
+        size = max(1, shingles.total())
         overlap = [0] * len(found)  # of the block with each generic block: sum((shingles & found[i]).values())
         for gram, count in shingles.items():
             for index, theirs in where.get(gram, ()):
@@ -76,7 +78,8 @@ def _prose(block: tuple[str, str, str]) -> bool:
     return linked / max(1, len(text)) < 0.25 and not shouting and bool(re.search(r"[.!?…:\"”»。！？]\W*$", text))
 
 
-def _shingles(text: str, n: int = 4) -> Counter:
-    """The text's word n-grams, counted."""
-    tokens = TOKEN.findall(text)
-    return Counter(" ".join(tokens[i:i + n]) for i in range(max(1, len(tokens) - n + 1)))
+def _grams(tokens: list[str], n: int = 4) -> list[str]:
+    """A text's word n-grams (the whole text when it is shorter), each joined by a space, from its tokens."""
+    if len(tokens) < n:
+        return [" ".join(tokens)]
+    return list(map(" ".join, zip(*(tokens[i:] for i in range(n)))))
