@@ -13,6 +13,7 @@ __all__ = ["COVERED", "TAIL_COVERED", "combine"]
 
 COVERED = 0.5  # share of trafilatura's text the container must hold to lend it paragraphs
 TAIL_COVERED = 0.8  # …and to cut trafilatura's trailing blocks that lie outside it
+FURNITURE_SHARE = 0.2  # at most this share of trafilatura's text may be left out as the container's furniture
 _LINK_TEXT = re.compile(r"<a\b[^>]*>(.*?)</a>", re.S | re.I)
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -24,8 +25,8 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
     found (then both point at the same article) and only when they read as running text.
     """
     publisher, credit = own.publisher or generic.publisher, own.credit or generic.credit
-    if own.link_lists:  # trafilatura drops links: what the page's markup shows to be a row of links goes here
-        generic = Extracted(blocks=[b for b in generic.blocks if fold(b[2]) not in own.link_lists], publisher=generic.publisher, credit=generic.credit)
+    if own.link_lists or own.furniture:  # trafilatura drops links, keeps boxes: what the container shows to be either goes
+        generic = Extracted(blocks=_set_aside(generic.blocks, own), publisher=generic.publisher, credit=generic.credit)
     if not generic.blocks:
         own.publisher, own.credit = publisher, credit
         return own if word_count(own.text) >= MIN_ARTICLE_WORDS else Extracted(blocks=[], publisher=publisher, credit=credit)
@@ -63,6 +64,17 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
         blocks.append(block)
         blocks += after.get(index, [])
     return Extracted(blocks=blocks, publisher=publisher, credit=credit)
+
+
+def _set_aside(blocks: list[tuple[str, str, str]], own: Extracted) -> list[tuple[str, str, str]]:
+    """trafilatura's blocks but those the container shows as a row of links, or only in a box of furniture (a share
+    bar, a newsletter box): all of those, as long as the furniture is a small part of what trafilatura found."""
+    furniture = own.furniture - {fold(text) for _, _, text in own.blocks}
+    kept = [b for b in blocks if fold(b[2]) not in own.link_lists]
+    boxed = sum(len(b[2]) for b in kept if fold(b[2]) in furniture)
+    if boxed > FURNITURE_SHARE * sum(len(b[2]) for b in kept):  # a body the page wraps in a "paywall" or "widget" box
+        return kept
+    return [b for b in kept if fold(b[2]) not in furniture]
 
 
 def _prose(block: tuple[str, str, str]) -> bool:

@@ -1,5 +1,6 @@
-"""The standfirst (the lede between headline and body) is part of the article even when the page keeps it outside
-the body's container; a teaser of another story, a kicker or a list of teasers never is."""
+"""Around the body's container: the standfirst (the lede between headline and body) is part of the article even when
+the page keeps it outside the container, a teaser of another story, a kicker or a list of teasers never is; a box the
+container marks as furniture (a promotion, a newsletter sign-up) is left out even when trafilatura keeps it."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ LEDE = "The old bridge will be rebuilt from March, and a footbridge will carry p
 OTHER = "A new bus line will link the station with the hospital from the first of June, the transport company said."
 
 
-def extracted(tmp_path, header: str, description: str = "", after: str = "") -> dict:
+def extracted(tmp_path, header: str, description: str = "", after: str = "", body: str = "") -> dict:
     meta = f'<meta name="description" content="{description}">' if description else ""
-    body = "".join(f"<p>{p}</p>" for p in BODY)
+    body = body or "".join(f"<p>{p}</p>" for p in BODY)
     html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Old bridge to be rebuilt</title>{meta}
 <meta property="og:type" content="article"></head>
 <body><nav><a href="/">Home</a> <a href="/city/">City</a></nav>
@@ -57,3 +58,21 @@ def test_a_lede_made_of_links_is_no_standfirst(tmp_path):
     links = " ".join(f'<a href="/city/{i}">{OTHER}</a>' for i in range(2))
     result = extracted(tmp_path, f'<div class="teaser">{links}</div>')
     assert result["content_text"].split("\n\n") == BODY
+
+
+BOX = ('<section class="promo-box"><h3>The Riverside Briefing</h3>'
+       "<p>Every morning, the stories of the day from the city and the valley, straight to your inbox.</p></section>")
+
+
+def test_a_box_the_body_container_marks_as_furniture_is_left_out_though_trafilatura_keeps_it(tmp_path):
+    body = f"<p>{BODY[0]}</p><p>{BODY[1]}</p>{BOX}<p>{BODY[2]}</p>"
+    result = extracted(tmp_path, "", body=body)
+    assert "Riverside Briefing" not in result["content_text"] and "straight to your inbox" not in result["content_text"]
+    assert BODY[2] in result["content_text"]
+
+
+def test_the_rest_of_a_body_the_page_wraps_in_a_box_of_a_furniture_class_is_kept(tmp_path):
+    more = [p.replace("the", "that") for p in BODY]
+    wrapped = "".join(f"<p>{p}</p>" for p in more)  # as in <div class="paywall"> after the first paragraphs
+    result = extracted(tmp_path, "", body="".join(f"<p>{p}</p>" for p in BODY) + f"<div class='paywall'>{wrapped}</div>")
+    assert result["content_text"].split("\n\n") == [*BODY, *more]
