@@ -1,9 +1,12 @@
 """Around the body's container: the standfirst (the lede between headline and body) is part of the article even when
 the page keeps it outside the container, a teaser of another story, a kicker or a list of teasers never is; a box the
-container marks as furniture (a promotion, a newsletter sign-up) is left out even when trafilatura keeps it."""
+container marks as furniture (a promotion, a newsletter sign-up) is left out even when trafilatura keeps it; a
+subheading of the container that trafilatura cuts between two paragraphs both keep is kept."""
 
 from __future__ import annotations
 
+from crawler.extract.blocks import Extracted
+from crawler.extract.merge import combine
 from crawler.extract_cli import extract_targets
 
 BODY = [
@@ -76,3 +79,10 @@ def test_the_rest_of_a_body_the_page_wraps_in_a_box_of_a_furniture_class_is_kept
     wrapped = "".join(f"<p>{p}</p>" for p in more)  # as in <div class="paywall"> after the first paragraphs
     result = extracted(tmp_path, "", body="".join(f"<p>{p}</p>" for p in BODY) + f"<div class='paywall'>{wrapped}</div>")
     assert result["content_text"].split("\n\n") == [*BODY, *more]
+
+
+def test_a_subheading_trafilatura_cuts_between_two_paragraphs_it_keeps_is_kept():
+    own = Extracted(blocks=[("p", BODY[0], BODY[0]), ("h2", "Months of works", "Months of works"), ("p", BODY[1], BODY[1]),
+                            ("h3", "More from the city", "More from the city"), ("p", "Bus line", "Bus line"), ("p", BODY[2], BODY[2])])
+    generic = Extracted(blocks=[("p", text, text) for text in BODY])
+    assert [block[2] for block in combine(own, generic).blocks] == [BODY[0], "Months of works", BODY[1], BODY[2]]

@@ -7,7 +7,7 @@ from collections import Counter
 
 from crawler.extract.blocks import Extracted
 from crawler.extract.text import MIN_ARTICLE_WORDS, fold, word_count
-from crawler.extract.vocabulary import TOKEN
+from crawler.extract.vocabulary import HEADINGS, TOKEN
 
 __all__ = ["COVERED", "TAIL_COVERED", "combine"]
 
@@ -42,7 +42,7 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
     if not own.blocks or covered < COVERED:
         return Extracted(blocks=generic.blocks, publisher=publisher, credit=credit)
     after: dict[int, list] = {}
-    last = -1
+    last, heading = -1, None  # heading: the container's subheading trafilatura cut right before the block under way
     for block in own.blocks:
         shingles = _shingles(block[2])
         size = max(1, sum(shingles.values()))
@@ -52,9 +52,12 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
                 overlap[index] += min(count, theirs)
         best = max(overlap)
         if best / size >= 0.5:
+            if heading is not None and last >= 0:  # a subheading between two blocks both keep: the article's own
+                after.setdefault(last, []).append(heading)
             last = max(last, overlap.index(best))  # the first best, as max() picks
         elif sum((shingles & everything).values()) / size < 0.5 and _prose(block):
             after.setdefault(last, []).append(block)
+        heading = block if block[0] in HEADINGS and best / size < 0.5 else None
     end = len(generic.blocks)
     if covered >= TAIL_COVERED:  # trafilatura's trailing blocks outside the container: bios, boilerplate, teasers
         while end > 0 and sum((found[end - 1] & own_all).values()) / max(1, sum(found[end - 1].values())) < 0.5:
