@@ -13,7 +13,7 @@ from crawler.extract.blocks import Extracted, is_junk
 from crawler.extract.page import Page
 from crawler.extract.text import fold, word_count
 from crawler.extract.tree import compiled_xpath, xp
-from crawler.extract.vocabulary import INLINE_TAGS, LEAD_CLASS, LEAD_XPATH, SKIP_ANCESTORS
+from crawler.extract.vocabulary import INLINE_TAGS, LEAD_CLASS, SKIP_ANCESTORS
 
 __all__ = ["LEAD_CHARACTERS", "LEAD_WORDS_AT_LEAST", "with_standfirst"]
 
@@ -24,7 +24,9 @@ LEAD_CHARACTERS = 1000  # a standfirst is a paragraph or two: more is an article
 LINKED = 0.2  # share of a standfirst's characters that may be link text
 NESTED_BLOCKS = 2  # paragraphs, items, headings and breaks a standfirst may hold: more is a list of teasers
 _FURNITURE = tuple(tag for tag in SKIP_ANCESTORS if tag != "header") + ("a",)  # a standfirst often sits in the header
+_MARKED = "(//h1)[1]/following::*[@class or @id] | //body[not(.//h1)]//*[@class or @id]"  # classes read in Python: fast
 _TEXT = compiled_xpath(".//text()[not(ancestor::script or ancestor::style)]")
+_TOO_LONG = compiled_xpath(f"string-length(normalize-space(.)) > {2 * LEAD_CHARACTERS}")  # before reading the text
 _NESTED = compiled_xpath("count(.//p | .//li | .//div | .//h2 | .//h3 | .//br)")
 _SHOWING = etree.XPath("//body//text()[contains(., $probe)]")  # smart strings: each knows its parent
 _LIKE_CLASSED = compiled_xpath("count(//*[contains(concat(' ', normalize-space(@class), ' '), $mark)])")
@@ -61,7 +63,7 @@ def _shown_description(page: Page) -> Any | None:
     short, title = _CUT.sub("", description), page.title()
     for node in _SHOWING(page.selector.root, probe=description[:30]):
         element = _block_of(node.getparent())
-        if element is None or element.tag == "h1" or _furniture(element):
+        if element is None or element.tag == "h1" or _TOO_LONG(element) or _furniture(element):
             continue
         text = _text(element)
         if text == title:
@@ -75,8 +77,10 @@ def _shown_description(page: Page) -> Any | None:
 
 def _marked_lead(page: Page) -> Any | None:
     """The first element after the headline marked as a standfirst that reads as one paragraph of text."""
-    for element in xp(page.selector.root, LEAD_XPATH):
+    for element in xp(page.selector.root, _MARKED):
         if element.tag in INLINE_TAGS or not LEAD_CLASS.search(f"{element.get('class', '')} {element.get('id', '')}"):
+            continue
+        if _TOO_LONG(element):
             continue
         text = _text(element)
         if word_count(text) < LEAD_WORDS_AT_LEAST or len(text) > LEAD_CHARACTERS or _furniture(element):

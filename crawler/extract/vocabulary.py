@@ -134,13 +134,6 @@ LEAD_WORDS = (
     "vorspann", "ingress", "ingresso", "occhiello", "sommario",
 )
 LEAD_CLASS = re.compile(r"(?:^|[\s_-])(?:" + "|".join(re.escape(w) for w in LEAD_WORDS) + r")(?:$|[\s_-])", re.I)
-# the same words for XPath's contains() on a lower-cased class or id, to pick the few candidates in libxml2
-LEAD_XPATH = "(//h1)[1]/following::*[{0}] | //body[not(.//h1)]//*[{0}]".format(
-    " or ".join(f"contains(translate(concat(@class, ' ', @id), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '{w}')" for w in
-                ("lead", "lede", "intro", "standfirst", "teaser", "chapo", "chapeau", "dek", "summary", "excerpt", "abstract",
-                 "preface", "subtitle", "subhead", "bajada", "entradilla", "sumario", "vorspann", "ingress", "occhiello", "sommario"))
-)
-
 
 # -- inline markup: text inside these belongs to the block around it
 
