@@ -32,6 +32,7 @@ class Extracted:
     publisher: str | None = None
     credit: list[str] = field(default_factory=list)
     link_lists: set[str] = field(default_factory=set)  # paragraphs set aside as links, not text (`fold` of each)
+    furniture: set[str] = field(default_factory=set)  # blocks set aside in a share/newsletter/related box or a figure (`fold`)
 
     @property
     def text(self) -> str:
@@ -48,6 +49,8 @@ def body_blocks(page: Page, body: Selector, remove: Iterable[str] = (), junk: bo
     languages = page.date_languages()
     for node in xp(body.root, BLOCKS_XPATH):
         if _nested(node, body.root, junk):
+            if junk and _in_furniture(node, body.root):
+                result.furniture.add(fold(_block_text(node)))
             continue
         tag = node.tag
         text = _block_text(node)
@@ -147,6 +150,17 @@ def _nested(element, body_root, junk: bool = True) -> bool:
 
 
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none")
+
+
+def _in_furniture(element, body_root) -> bool:
+    """Inside (or itself) an aside, nav or caption, or a box its class marks as a share bar, newsletter box, related
+    list, ad, … below the body (an id is often the slug of a heading, a figure or a header may hold the article's own
+    tables and headings: neither counts)."""
+    while element is not None and element is not body_root:
+        if element.tag in ("aside", "nav", "figcaption") or JUNK_CLASS.search(element.get("class", "")):
+            return True
+        element = element.getparent()
+    return False
 
 
 def is_junk(element: Any) -> bool:

@@ -9,6 +9,7 @@ from crawler.extract.external import extract_generic_body
 from crawler.extract.markup import densest_text, markup_body
 from crawler.extract.merge import combine
 from crawler.extract.page import Page
+from crawler.extract.standfirst import with_standfirst
 from crawler.extract.text import word_count
 
 __all__ = ["PLAUSIBLE", "SHORT", "extract_body"]
@@ -33,7 +34,7 @@ def extract_body(page: Page, html: str | None = None) -> Extracted:
         if word_count(balanced.text) > kept:
             logger.debug("%s: trafilatura kept %d words in precision mode, %d in its balanced mode: taking those", page.url, kept, word_count(balanced.text))
             generic = balanced
-    result = combine(own, generic)
+    result = with_standfirst(page, combine(own, generic))
     found = word_count(result.text)
     if found >= PLAUSIBLE:
         return result

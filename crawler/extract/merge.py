@@ -8,12 +8,13 @@ from itertools import chain
 
 from crawler.extract.blocks import Extracted
 from crawler.extract.text import MIN_ARTICLE_WORDS, fold, word_count
-from crawler.extract.vocabulary import TOKEN
+from crawler.extract.vocabulary import HEADINGS, TOKEN
 
 __all__ = ["COVERED", "TAIL_COVERED", "combine"]
 
 COVERED = 0.5  # share of trafilatura's text the container must hold to lend it paragraphs
 TAIL_COVERED = 0.8  # …and to cut trafilatura's trailing blocks that lie outside it
+FURNITURE_SHARE = 0.2  # at most this share of trafilatura's text may be left out as the container's furniture
 _LINK_TEXT = re.compile(r"<a\b[^>]*>(.*?)</a>", re.S | re.I)
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -25,8 +26,8 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
     found (then both point at the same article) and only when they read as running text.
     """
     publisher, credit = own.publisher or generic.publisher, own.credit or generic.credit
-    if own.link_lists:  # trafilatura drops links: what the page's markup shows to be a row of links goes here
-        generic = Extracted(blocks=[b for b in generic.blocks if fold(b[2]) not in own.link_lists], publisher=generic.publisher, credit=generic.credit)
+    if own.link_lists or own.furniture:  # trafilatura drops links, keeps boxes: what the container shows to be either goes
+        generic = Extracted(blocks=_set_aside(generic.blocks, own), publisher=generic.publisher, credit=generic.credit)
     if not generic.blocks:
         own.publisher, own.credit = publisher, credit
         return own if word_count(own.text) >= MIN_ARTICLE_WORDS else Extracted(blocks=[], publisher=publisher, credit=credit)
@@ -43,7 +44,7 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
     if not own.blocks or covered < COVERED:
         return Extracted(blocks=generic.blocks, publisher=publisher, credit=credit)
     after: dict[int, list] = {}
-    last = -1
+    last, heading = -1, None  # heading: the container's subheading trafilatura cut right before the block under way
     for block, tokens in zip(own.blocks, own_tokens):
         shingles = Counter(_grams(tokens))
         size = max(1, shingles.total())
@@ -53,9 +54,12 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
                 overlap[index] += min(count, theirs)
         best = max(overlap)
         if best / size >= 0.5:
+            if heading is not None and last >= 0:  # a subheading between two blocks both keep: the article's own
+                after.setdefault(last, []).append(heading)
             last = max(last, overlap.index(best))  # the first best, as max() picks
         elif sum((shingles & everything).values()) / size < 0.5 and _prose(block):
             after.setdefault(last, []).append(block)
+        heading = block if block[0] in HEADINGS and best / size < 0.5 else None
     end = len(generic.blocks)
     if covered >= TAIL_COVERED:  # trafilatura's trailing blocks outside the container: bios, boilerplate, teasers
         while end > 0 and sum((found[end - 1] & own_all).values()) / max(1, sum(found[end - 1].values())) < 0.5:
@@ -65,6 +69,17 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
         blocks.append(block)
         blocks += after.get(index, [])
     return Extracted(blocks=blocks, publisher=publisher, credit=credit)
+
+
+def _set_aside(blocks: list[tuple[str, str, str]], own: Extracted) -> list[tuple[str, str, str]]:
+    """trafilatura's blocks but those the container shows as a row of links, or only in a box of furniture (a share
+    bar, a newsletter box): all of those, as long as the furniture is a small part of what trafilatura found."""
+    furniture = own.furniture - {fold(text) for _, _, text in own.blocks}
+    kept = [b for b in blocks if fold(b[2]) not in own.link_lists]
+    boxed = sum(len(b[2]) for b in kept if fold(b[2]) in furniture)
+    if boxed > FURNITURE_SHARE * sum(len(b[2]) for b in kept):  # a body the page wraps in a "paywall" or "widget" box
+        return kept
+    return [b for b in kept if fold(b[2]) not in furniture]
 
 
 def _prose(block: tuple[str, str, str]) -> bool:

@@ -125,6 +125,16 @@ PROMOTION = re.compile(
     re.I,
 )
 
+# -- the standfirst: the lede between the headline and the body, which article containers often leave out
+
+# class/id words of a standfirst, in the web's languages (a teaser list is told apart by its links and blocks)
+LEAD_WORDS = (
+    "lead", "lede", "intro", "introduction", "standfirst", "teaser", "chapo", "chapeau", "deck", "dek", "summary",
+    "excerpt", "abstract", "preface", "subtitle", "subheadline", "subhead", "bajada", "entradilla", "sumario",
+    "vorspann", "ingress", "ingresso", "occhiello", "sommario",
+)
+LEAD_CLASS = re.compile(r"(?:^|[\s_-])(?:" + "|".join(re.escape(w) for w in LEAD_WORDS) + r")(?:$|[\s_-])", re.I)
+
 # -- inline markup: text inside these belongs to the block around it
 
 INLINE_TAGS = frozenset(("a", "span", "b", "strong", "i", "em", "u", "font", "small", "big", "sup", "sub", "abbr", "cite",
