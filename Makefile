@@ -10,9 +10,10 @@ FAST_TESTS := tests/test_config.py tests/test_config_paths.py tests/test_canonic
 
 .PHONY: demo test test-fast lint venv clean
 
+# setuptools 70.1 or later builds the editable install's wheel itself (a new venv's 65.5 would need "wheel").
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip "setuptools>=70.1"
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . || $(PY) -m pip install --quiet --no-deps -e .
 	touch $@
