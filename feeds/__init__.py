@@ -8,21 +8,6 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = [
-    "BuildReport",
-    "Feed",
-    "FeedResult",
-    "FeedServer",
-    "TopicRule",
-    "build_feeds",
-    "entry_id",
-    "group_feeds",
-    "keyword_topics",
-    "serve",
-    "slugify",
-    "topics_of",
-]
-
 _HOMES = {
     "build_feeds": "feeds.build",
     "entry_id": "feeds.render",
@@ -37,6 +22,7 @@ _HOMES = {
     "BuildReport": "feeds.write",
     "FeedResult": "feeds.write",
 }
+__all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str):
