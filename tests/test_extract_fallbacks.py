@@ -58,7 +58,10 @@ def fallback_messages(caplog) -> list[str]:
 def test_when_trafilatura_keeps_nothing_in_precision_mode_its_recall_mode_is_the_body(tmp_path, caplog, monkeypatch):
     import trafilatura
 
+    import crawler.extract.external
+
     real = trafilatura.bare_extraction
+    monkeypatch.setattr(crawler.extract.external, "precision_body", lambda *a, **kw: None)
     monkeypatch.setattr(trafilatura, "bare_extraction", lambda *a, **kw: real(*a, **kw) if kw.get("favor_recall") else None)  # nor balanced
     with caplog.at_level(logging.DEBUG, logger="crawler.extract"):
         result = extracted(tmp_path, divs_and_breaks())
@@ -69,7 +72,10 @@ def test_when_trafilatura_keeps_nothing_in_precision_mode_its_recall_mode_is_the
 def test_when_trafilatura_keeps_nothing_at_all_the_densest_text_block_is_the_body(tmp_path, caplog, monkeypatch):
     import trafilatura
 
-    monkeypatch.setattr(trafilatura, "bare_extraction", lambda *a, **kw: None)  # as when it fails on a page
+    import crawler.extract.external
+
+    monkeypatch.setattr(crawler.extract.external, "precision_body", lambda *a, **kw: None)  # as when it fails on a page
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda *a, **kw: None)
     with caplog.at_level(logging.DEBUG, logger="crawler.extract"):
         result = extracted(tmp_path, divs_and_breaks())
     assert result["content_text"].split("\n\n") == ["Village fete returns in June", *LINES]
@@ -99,18 +105,23 @@ def test_when_trafilatura_keeps_little_in_precision_mode_its_balanced_mode_is_as
     from lxml import etree
     from trafilatura.settings import Document
 
+    import crawler.extract.external
+
     real, modes = trafilatura.bare_extraction, []
 
     def bare_extraction(*args, **kwargs):
-        modes.append("precision" if kwargs.get("favor_precision") else "recall" if kwargs.get("favor_recall") else "balanced")
-        if not kwargs.get("favor_precision"):
-            return real(*args, **kwargs)
+        modes.append("recall" if kwargs.get("favor_recall") else "balanced")
+        return real(*args, **kwargs)
+
+    def precision_body(*args, **kwargs):
+        modes.append("precision")
         document = Document()  # one paragraph only
         document.body = etree.Element("body")
         etree.SubElement(document.body, "p").text = LINES[0]
         return document
 
     monkeypatch.setattr(trafilatura, "bare_extraction", bare_extraction)
+    monkeypatch.setattr(crawler.extract.external, "precision_body", precision_body)
     body = "".join(f"<p>{line}</p>" for line in LINES)
     with caplog.at_level(logging.DEBUG, logger="crawler.extract"):
         result = extracted(tmp_path, f"""<!doctype html><html lang="en"><head><title>Village fete returns in June</title></head>
@@ -121,12 +132,39 @@ def test_when_trafilatura_keeps_little_in_precision_mode_its_balanced_mode_is_as
 
 
 def test_when_trafilatura_keeps_a_long_body_in_precision_mode_nothing_else_is_asked(tmp_path, monkeypatch):
+    """Neither its balanced mode nor its comparison with readability and justext, which could not change the body."""
     import trafilatura
+    import trafilatura.core
 
-    real, calls = trafilatura.bare_extraction, []
-    monkeypatch.setattr(trafilatura, "bare_extraction", lambda *a, **kw: calls.append(kw.get("favor_precision")) or real(*a, **kw))
+    import crawler.extract.external
+
+    real, real_precision, real_compare, calls = trafilatura.bare_extraction, crawler.extract.external.precision_body, trafilatura.core.compare_extraction, []
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda *a, **kw: calls.append("balanced or recall") or real(*a, **kw))
+    monkeypatch.setattr(crawler.extract.external, "precision_body", lambda *a, **kw: calls.append("precision") or real_precision(*a, **kw))
+    monkeypatch.setattr(trafilatura.core, "compare_extraction", lambda *a, **kw: calls.append("comparison") or real_compare(*a, **kw))
     body = "".join(f"<p>{line}</p>" for line in LINES * 3)  # over 200 words
     result = extracted(tmp_path, f"""<!doctype html><html lang="en"><head><title>Village fete returns in June</title></head>
 <body><article><h1>Village fete returns in June</h1>{body}</article></body></html>""")
     assert LINES[-1] in result["content_text"]
-    assert calls == [True]
+    assert calls == ["precision"]
+
+
+def test_trafilatura_in_precision_mode_step_by_step_is_its_bare_extraction():
+    """precision_body takes trafilatura's own steps: with the comparison, it gives what bare_extraction gives; without
+    it, on a long body of paragraphs, the same again (the comparison kept trafilatura's own result)."""
+    from trafilatura import bare_extraction
+    from trafilatura.htmlprocessing import build_html_output
+
+    from crawler.extract.external import precision_body
+
+    teasers = "".join(f'<li><a href="/{n}">Other story {n}</a></li>' for n in range(8))
+    for lines in (LINES[:2], LINES * 2):
+        body = "".join(f"<p>{line}</p>" for line in lines)
+        page = Page.from_text(f"""<html lang="en"><head><title>Fete</title></head><body><nav><ul>{teasers}</ul></nav>
+<div class="story"><h1>Village fete returns in June</h1>{body}<figure><img src="/a.jpg"><figcaption>The green</figcaption></figure></div>
+<aside class="related"><ul>{teasers}</ul></aside><footer>Parish council</footer></body></html>""", "https://example.org/fete")
+        expected = build_html_output(bare_extraction(page.selector.root, url=page.url, output_format="html", include_comments=False,
+                                                     include_tables=True, favor_precision=True, include_images=False))
+        assert build_html_output(precision_body(page, compare=True)) == expected
+        assert build_html_output(precision_body(page)) == expected
+        assert LINES[1] in expected

@@ -27,11 +27,15 @@ def german_page(lang: str = "") -> Page:
 def test_trafilatura_reads_the_tree_the_page_was_parsed_into(monkeypatch):
     import trafilatura
 
-    real, seen = trafilatura.bare_extraction, []
+    import crawler.extract.external
+
+    real, real_copy, seen, copied = trafilatura.bare_extraction, crawler.extract.external.copy, [], []
     monkeypatch.setattr(trafilatura, "bare_extraction", lambda document, *a, **kw: seen.append(document) or real(document, *a, **kw))
+    monkeypatch.setattr(crawler.extract.external, "copy", lambda tree: copied.append(tree) or real_copy(tree))  # precision mode
     page = german_page("de")
     extracted = extract_body(page)
     assert seen and all(document is page.selector.root for document in seen)
+    assert copied[0] is page.selector.root
     assert [text for _, _, text in extracted.blocks] == GERMAN
     assert "Neue Brücke" in page.selector.root.findtext(".//h1")  # trafilatura worked on a copy
 

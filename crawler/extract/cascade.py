@@ -27,7 +27,7 @@ def extract_body(page: Page, html: str | None = None) -> Extracted:
     in its recall mode, else by the densest block of text, whichever first holds clearly more.
     """
     own = markup_body(page)
-    generic = extract_generic_body(page)
+    generic = extract_generic_body(page, own_chars=len(own.text))
     kept = word_count(generic.text)
     if kept < SHORT:  # little in precision mode: a narrow container, a list or table it cut; its balanced mode looks wider
         balanced = extract_generic_body(page, favor=None)
