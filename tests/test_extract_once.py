@@ -83,3 +83,14 @@ def test_a_compiled_xpath_selects_what_lxml_selects_from_the_expression_as_writt
                        "//*[@itemtype='https://schema.org/BreadcrumbList']//a", ".//text()[not(ancestor::nav)]"):
         expected = root.xpath(expression, smart_strings=False)
         assert xp(root, expression) == expected, expression
+
+
+def test_a_class_word_is_counted_as_the_xpath_over_the_whole_tree_counts_it():
+    """A standfirst's class word shared by other elements marks a teaser; the page counts every class word in one pass."""
+    from crawler.extract.tree import xp
+
+    page = Page.from_text("""<html><body><p class="lead">a</p><div class="x lead\tlead">b</div><p class="leader">c</p>
+<span class=" teaser-lead lead\n">d</span><p class="x\u00a0lead">e</p><p class="">f</p></body></html>""", "https://example.org/")
+    for word in ("lead", "leader", "x", "teaser-lead", "lea", "x\u00a0lead"):
+        expected = xp(page.selector.root, f"count(//*[contains(concat(' ', normalize-space(@class), ' '), ' {word} ')])")
+        assert page.classed(word) == expected, word

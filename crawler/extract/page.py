@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from crawler.extract.vocabulary import (
 __all__ = ["Page"]
 
 _DATE_CLASS = re.compile("|".join(re.escape(m) for m in DATE_CLASS_MARKS))  # a class that says "date", as `contains(@class, …)` did
+_XML_SPACE = re.compile("[ \t\r\n]+")  # what XPath's normalize-space() takes for whitespace
 _AFTER_HEADLINE = "//h1/following::*[self::p or self::span or self::div][position() <= 4][string-length(normalize-space(.)) < 40]"
 
 
@@ -51,6 +53,7 @@ class Page:
     _site_names: list[str] | None = field(default=None, repr=False)
     _date_languages: list[str] | None = field(default=None, repr=False)
     _body_text: str | None = field(default=None, repr=False)
+    _class_words: Counter | None = field(default=None, repr=False)  # class word → how many elements have it
     _declared: list[str | None] = field(default_factory=list, repr=False)  # declared_language(), once found
     _h1: list[str | None] = field(default_factory=list, repr=False)
     source: str | None = field(default=None, repr=False)  # the HTML it was parsed from, for `mentions`
@@ -82,7 +85,7 @@ class Page:
             for node in select(self.selector, expression):
                 if not isinstance(node.root, str):
                     node.drop()
-        self._meta = self._site_names = self._body_text = None
+        self._meta = self._site_names = self._body_text = self._class_words = None
         self._declared, self._h1 = [], []
 
     def mentions(self, *words: str) -> bool:
@@ -116,6 +119,14 @@ class Page:
                     if key is not None:
                         self._meta.setdefault(key, []).append(content)
         return [v.strip() for name in names for v in self._meta.get(name, ()) if v.strip()]
+
+    def classed(self, word: str) -> int:
+        """How many elements have this word among their classes, as `count(//*[contains(concat(' ',
+        normalize-space(@class), ' '), ' word ')])` counts them: all words of the page counted in one pass, not
+        the whole tree walked for each word asked."""
+        if self._class_words is None:
+            self._class_words = Counter(w for value in self._all("//@class") for w in set(_XML_SPACE.split(value)) if w)
+        return self._class_words[word]
 
     def first(self, css: str) -> Selector | None:
         """The first element a CSS selector finds, like `page.selector.css(css)[0]` but without a Selector for every match."""

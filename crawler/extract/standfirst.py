@@ -29,7 +29,6 @@ _TEXT = compiled_xpath(".//text()[not(ancestor::script or ancestor::style)]")
 _TOO_LONG = compiled_xpath(f"string-length(normalize-space(.)) > {2 * LEAD_CHARACTERS}")  # before reading the text
 _NESTED = compiled_xpath("count(.//p | .//li | .//div | .//h2 | .//h3 | .//br)")
 _SHOWING = etree.XPath("//body//text()[contains(., $probe)]")  # smart strings: each knows its parent
-_LIKE_CLASSED = compiled_xpath("count(//*[contains(concat(' ', normalize-space(@class), ' '), $mark)])")
 _CUT = re.compile(r"[\s.…]+$")  # a description cut short ends in "…" or "..."
 
 
@@ -86,15 +85,15 @@ def _marked_lead(page: Page) -> Any | None:
         if word_count(text) < LEAD_WORDS_AT_LEAST or len(text) > LEAD_CHARACTERS or _furniture(element):
             continue
         linked = sum(len(" ".join(_text(a).split())) for a in element.iter("a"))
-        if linked <= LINKED * len(text) and _NESTED(element) <= NESTED_BLOCKS and not _one_of_many(element):
+        if linked <= LINKED * len(text) and _NESTED(element) <= NESTED_BLOCKS and not _one_of_many(page, element):
             return element
     return None
 
 
-def _one_of_many(element: Any) -> bool:
+def _one_of_many(page: Page, element: Any) -> bool:
     """One of several elements with its lead class word: the excerpt of a teaser in a list, not the page's standfirst."""
     marks = [word for word in element.get("class", "").split() if LEAD_CLASS.search(word)]
-    return bool(marks) and _LIKE_CLASSED(element, mark=f" {marks[0]} ") > 1
+    return bool(marks) and page.classed(marks[0]) > 1
 
 
 def _block_of(element: Any) -> Any | None:
