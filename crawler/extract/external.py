@@ -57,8 +57,8 @@ def precision_body(page: Page, own_chars: int = 0, compare: bool | None = None):
     the time and changes the result on 6% of pages, nearly all of them with a short or table-only result or one
     the page's own container (`own_chars` long) shows to be narrow; only those (or all, `compare=True`) pay it.
     A trafilatura Document, or None where bare_extraction gives none."""
-    from trafilatura.core import _forum_thread_page, _prepare_tree, compare_extraction, extract_content
-    from trafilatura.htmlprocessing import prune_unwanted_nodes
+    from trafilatura.core import _forum_thread_page, compare_extraction, extract_content
+    from trafilatura.htmlprocessing import convert_tags, prune_unwanted_nodes, tree_cleaning
     from trafilatura.settings import Document, Extractor
     from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH, REMOVE_COMMENTS_XPATH
 
@@ -68,12 +68,12 @@ def precision_body(page: Page, own_chars: int = 0, compare: bool | None = None):
         forum = _forum_thread_page(tree)
         tree = prune_unwanted_nodes(tree, RAW_TREE_PRUNE_XPATH)
         tree = prune_unwanted_nodes(tree, REMOVE_COMMENTS_AND_LISTS_XPATH)  # comments off: the raw tree too
-        cleaned, backup = _prepare_tree(tree, options, page.url)
+        cleaned = convert_tags(tree_cleaning(copy(tree), options), options, page.url)  # as its _prepare_tree…
         if not forum:
             cleaned = prune_unwanted_nodes(cleaned, REMOVE_COMMENTS_XPATH)
         body, text = extract_content(cleaned, options)
-        if compare or compare is None and _compared(body, text, own_chars):
-            body, text = compare_extraction(backup, copy(tree), body, text, options)
+        if compare or compare is None and _compared(body, text, own_chars):  # …whose backup, cleaned, only this reads
+            body, text = compare_extraction(tree_cleaning(copy(tree), options), copy(tree), body, text, options)
     except (TypeError, ValueError):  # as bare_extraction: an extraction problem is no result
         logger.debug("trafilatura found no body on %s", page.url, exc_info=True)
         return None
