@@ -47,8 +47,9 @@ def body_blocks(page: Page, body: Selector, remove: Iterable[str] = (), junk: bo
             if not isinstance(node.root, str):
                 node.drop()
     languages = page.date_languages()
+    enclosing: dict[Any, bool] = {}  # element → whether it or an ancestor below the body is a block, a box or junk
     for node in xp(body.root, BLOCKS_XPATH):
-        if _nested(node, body.root, junk):
+        if _nested(node, body.root, junk, enclosing):
             if junk and _in_furniture(node, body.root):
                 result.furniture.add(fold(_block_text(node)))
             continue
@@ -135,18 +136,26 @@ def _block_text(element: Any) -> str:
     return " ".join(" ".join(xp(element, ".//text()[not(ancestor::script or ancestor::style)]")).split())
 
 
-def _nested(element, body_root, junk: bool = True) -> bool:
-    """True when a block sits inside another kept block, a figure, aside, nav or a share/related/ad box below the body."""
+def _nested(element, body_root, junk: bool = True, enclosing: dict[Any, bool] | None = None) -> bool:
+    """True when a block sits inside another kept block, a figure, aside, nav or a share/related/ad box below the body.
+
+    `enclosing` remembers the answer for each ancestor walked (the blocks of a body share most of theirs)."""
     if junk and is_junk(element):
         return True
-    parent = element.getparent()
+    known = {} if enclosing is None else enclosing
+    walked, found, parent = [], False, element.getparent()
     while parent is not None and parent is not body_root:
-        if parent.tag in BLOCK_TAGS or parent.tag in SKIP_ANCESTORS:
-            return True
-        if junk and is_junk(parent):
-            return True
+        if parent in known:
+            found = known[parent]
+            break
+        walked.append(parent)
+        if parent.tag in BLOCK_TAGS or parent.tag in SKIP_ANCESTORS or junk and is_junk(parent):
+            found = True
+            break
         parent = parent.getparent()
-    return False
+    for ancestor in walked:
+        known[ancestor] = found
+    return found
 
 
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none")

@@ -40,7 +40,7 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
             where.setdefault(gram, []).append((index, count))
     own_tokens = [TOKEN.findall(text) for _, _, text in own.blocks]  # own.text's tokens are its blocks' in a row
     own_all = Counter(_grams(list(chain.from_iterable(own_tokens))))
-    covered = sum((own_all & everything).values()) / max(1, sum(everything.values()))
+    covered = _common(own_all, everything) / max(1, sum(everything.values()))
     if not own.blocks or covered < COVERED:
         return Extracted(blocks=generic.blocks, publisher=publisher, credit=credit)
     after: dict[int, list] = {}
@@ -51,18 +51,18 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
         overlap = [0] * len(found)  # of the block with each generic block: sum((shingles & found[i]).values())
         for gram, count in shingles.items():
             for index, theirs in where.get(gram, ()):
-                overlap[index] += min(count, theirs)
+                overlap[index] += count if count < theirs else theirs
         best = max(overlap)
         if best / size >= 0.5:
             if heading is not None and last >= 0:  # a subheading between two blocks both keep: the article's own
                 after.setdefault(last, []).append(heading)
             last = max(last, overlap.index(best))  # the first best, as max() picks
-        elif sum((shingles & everything).values()) / size < 0.5 and _prose(block):
+        elif _common(shingles, everything) / size < 0.5 and _prose(block):
             after.setdefault(last, []).append(block)
         heading = block if block[0] in HEADINGS and best / size < 0.5 else None
     end = len(generic.blocks)
     if covered >= TAIL_COVERED:  # trafilatura's trailing blocks outside the container: bios, boilerplate, teasers
-        while end > 0 and sum((found[end - 1] & own_all).values()) / max(1, sum(found[end - 1].values())) < 0.5:
+        while end > 0 and _common(found[end - 1], own_all) / max(1, sum(found[end - 1].values())) < 0.5:
             end -= 1
     blocks = list(after.get(-1, []))
     for index, block in enumerate(generic.blocks[:end]):
@@ -91,6 +91,18 @@ def _prose(block: tuple[str, str, str]) -> bool:
     letters = [c for c in text if c.isalpha()]
     shouting = letters and sum(c.isupper() for c in letters) / len(letters) > 0.6
     return linked / max(1, len(text)) < 0.25 and not shouting and bool(re.search(r"[.!?…:\"”»。！？]\W*$", text))
+
+
+def _common(a: Counter, b: Counter) -> int:
+    """sum((a & b).values()) of two counts of shingles, without building `a & b`: the smaller looked up in the larger."""
+    if len(a) > len(b):
+        a, b = b, a
+    total, theirs_of = 0, b.get
+    for gram, count in a.items():
+        theirs = theirs_of(gram)
+        if theirs:
+            total += count if count < theirs else theirs
+    return total
 
 
 def _grams(tokens: list[str], n: int = 4) -> list[str]:
