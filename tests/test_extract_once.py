@@ -94,3 +94,19 @@ def test_a_class_word_is_counted_as_the_xpath_over_the_whole_tree_counts_it():
     for word in ("lead", "leader", "x", "teaser-lead", "lea", "x\u00a0lead"):
         expected = xp(page.selector.root, f"count(//*[contains(concat(' ', normalize-space(@class), ' '), ' {word} ')])")
         assert page.classed(word) == expected, word
+
+
+def test_the_standfirst_xpaths_on_the_descendant_axis_select_what_their_short_forms_select():
+    from lxml import etree, html
+
+    from crawler.extract.standfirst import _MARKED, _SHOWING
+
+    pages = ("""<html><body><div class="top">Lead in</div><h1 id="t">Title</h1><p class="lead">Lead in, said the lead.</p>
+<div><h1>Second</h1><span class="x">Lead in</span></div><p id="y">Lead in</p></body></html>""",
+             """<html><body><div class="a"><p class="lead">Lead in</p><p>Lead in again</p></div></body></html>""")
+    for page in pages:
+        root = html.fromstring(page)
+        marked = "(//h1)[1]/following::*[@class or @id] | //body[not(.//h1)]//*[@class or @id]"
+        assert root.xpath(_MARKED) == root.xpath(marked)
+        shown, expected = _SHOWING(root, probe="Lead in"), etree.XPath("//body//text()[contains(., $probe)]")(root, probe="Lead in")
+        assert [(str(t), t.getparent()) for t in shown] == [(str(t), t.getparent()) for t in expected] and shown
