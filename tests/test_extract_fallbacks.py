@@ -168,3 +168,35 @@ def test_trafilatura_in_precision_mode_step_by_step_is_its_bare_extraction():
         assert build_html_output(precision_body(page, compare=True)) == expected
         assert build_html_output(precision_body(page)) == expected
         assert LINES[1] in expected
+
+
+def test_trafilatura_s_raw_tree_prune_is_skipped_only_on_pages_that_never_name_what_it_looks_for():
+    """precision_body skips the prune when the page's source holds none of RAW_PRUNE_MARKS: each class or id test of
+    its XPaths names one of them (an upgrade of trafilatura that looks for more fails here)."""
+    import re
+
+    from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH
+
+    from crawler.extract.external import RAW_PRUNE_MARKS
+
+    for expression in RAW_TREE_PRUNE_XPATH:
+        tests = re.findall(r"(?:re:test|contains)\((@[^,]+), '([^']*)'\)", expression.path)
+        alternatives = [a for _, pattern in tests for a in re.sub(r"\(\?:[^)]*\)", "", pattern).split("|")]
+        assert tests and all(any(mark in a for mark in RAW_PRUNE_MARKS) for a in alternatives), expression.path
+        assert all(attribute.strip() in ("@id", "@class", "@id|@class") for attribute, _ in tests), expression.path
+
+
+def test_trafilatura_s_comment_prunes_look_for_the_ids_and_classes_precision_body_checks_first():
+    """precision_body skips them on a page none of whose ids and classes match COMMENT_ID or trafilatura's class
+    pattern: their XPaths test nothing else (an upgrade of trafilatura that looks for more fails here)."""
+    import re
+
+    from trafilatura.xpaths import _COMMENTS_CLASS, _COMMENTS_ID, REMOVE_COMMENTS_AND_LISTS_XPATH, REMOVE_COMMENTS_XPATH
+
+    from crawler.extract.external import COMMENT_ID
+
+    for expression in (*REMOVE_COMMENTS_AND_LISTS_XPATH, *REMOVE_COMMENTS_XPATH):
+        tests = re.findall(r"re:test\((@\w+), '([^']*)'\)", expression.path)
+        assert ("@id", COMMENT_ID.format(_COMMENTS_ID)) in tests and ("@class", _COMMENTS_CLASS) in tests
+        assert set(tests) <= {("@id", COMMENT_ID.format(_COMMENTS_ID)), ("@id", f"^(?:{_COMMENTS_ID})"), ("@class", _COMMENTS_CLASS)}
+        assert re.sub(r"re:test\([^)]*\)", "", expression.path).count("@") == 0, expression.path  # no other attribute

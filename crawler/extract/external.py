@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from copy import copy
 
 from parsel import Selector
 
 from crawler.extract.blocks import Extracted, body_blocks
 from crawler.extract.page import Page
+from crawler.extract.tree import xp
 
 __all__ = ["COMPARED_BELOW", "GENERIC_FAVOR", "extract_generic_body"]
 
@@ -17,6 +19,8 @@ logger = logging.getLogger(__name__)
 GENERIC_FAVOR = "precision"  # the cascade adds the container's missed prose itself; "recall" is the fallback
 COMPARED_BELOW = 1000  # characters: a precision-mode body shorter than this is checked against readability and justext
 WIDER = 1.5  # …and so is one when the page's own container holds this many times its text
+RAW_PRUNE_MARKS = ("mvp", "infinite", "elementor")  # what trafilatura's raw-tree prune looks for in a class or id
+COMMENT_ID = "^(?:{}|disqus_thread|dsq-comments)"  # the ids its comment prunes look for, around its _COMMENTS_ID
 
 
 def extract_generic_body(page: Page, favor: str | None = GENERIC_FAVOR, own_chars: int = 0) -> Extracted:
@@ -66,10 +70,13 @@ def precision_body(page: Page, own_chars: int = 0, compare: bool | None = None):
     tree = copy(page.selector.root)
     try:
         forum = _forum_thread_page(tree)
-        tree = prune_unwanted_nodes(tree, RAW_TREE_PRUNE_XPATH)
-        tree = prune_unwanted_nodes(tree, REMOVE_COMMENTS_AND_LISTS_XPATH)  # comments off: the raw tree too
+        if page.mentions(*RAW_PRUNE_MARKS):  # else none of its boxes is on the page, and its XPaths walk the tree for nothing
+            tree = prune_unwanted_nodes(tree, RAW_TREE_PRUNE_XPATH)
+        comments = _comment_boxes(page)  # else its comment prunes, on the raw tree and the cleaned one, find nothing
+        if comments:
+            tree = prune_unwanted_nodes(tree, REMOVE_COMMENTS_AND_LISTS_XPATH)  # comments off: the raw tree too
         cleaned = convert_tags(tree_cleaning(copy(tree), options), options, page.url)  # as its _prepare_tree…
-        if not forum:
+        if comments and not forum:
             cleaned = prune_unwanted_nodes(cleaned, REMOVE_COMMENTS_XPATH)
         body, text = extract_content(cleaned, options)
         if compare or compare is None and _compared(body, text, own_chars):  # …whose backup, cleaned, only this reads
@@ -82,6 +89,18 @@ def precision_body(page: Page, own_chars: int = 0, compare: bool | None = None):
     document = Document()
     document.body, document.raw_text = body, text
     return document
+
+
+def _comment_boxes(page: Page) -> bool:
+    """Whether an id or class of the page is one trafilatura's comment prunes look for (their XPaths test each div,
+    section and list of the tree with a regular expression, in Python; here each id and class is tested once)."""
+    from trafilatura.xpaths import _COMMENTS_CLASS, _COMMENTS_ID
+
+    if not page.mentions("omment", "comol", "disqus", "dsq"):
+        return False
+    ids, classes = re.compile(COMMENT_ID.format(_COMMENTS_ID)), re.compile(_COMMENTS_CLASS)
+    root = page.selector.root
+    return any(ids.search(value) for value in xp(root, "//@id")) or any(classes.search(value) for value in xp(root, "//@class"))
 
 
 def _compared(body, text: str, own_chars: int) -> bool:
