@@ -67,14 +67,14 @@ def precision_body(page: Page, own_chars: int = 0, compare: bool | None = None):
     from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH, REMOVE_COMMENTS_XPATH
 
     options = Extractor(output_format="html", precision=True, comments=False, tables=True, images=False, url=page.url)
-    tree = copy(page.selector.root)
+    root = tree = page.selector.root  # only read, and copied for what changes it: copied once only when pruned
     try:
         forum = _forum_thread_page(tree)
         if page.mentions(*RAW_PRUNE_MARKS):  # else none of its boxes is on the page, and its XPaths walk the tree for nothing
-            tree = prune_unwanted_nodes(tree, RAW_TREE_PRUNE_XPATH)
+            tree = prune_unwanted_nodes(copy(root), RAW_TREE_PRUNE_XPATH)
         comments = _comment_boxes(page)  # else its comment prunes, on the raw tree and the cleaned one, find nothing
-        if comments:
-            tree = prune_unwanted_nodes(tree, REMOVE_COMMENTS_AND_LISTS_XPATH)  # comments off: the raw tree too
+        if comments:  # comments off: the raw tree is pruned too
+            tree = prune_unwanted_nodes(copy(root) if tree is root else tree, REMOVE_COMMENTS_AND_LISTS_XPATH)
         cleaned = convert_tags(tree_cleaning(copy(tree), options), options, page.url)  # as its _prepare_tree…
         if comments and not forum:
             cleaned = prune_unwanted_nodes(cleaned, REMOVE_COMMENTS_XPATH)
