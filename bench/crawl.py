@@ -90,7 +90,8 @@ print(crawler.stats.get_value("bare/articles", 0), crawler.stats.get_value("down
 
 # `scheduler.py once`, unchanged but for AutoThrottle, which the bare spider must share to be comparable.
 ONCE = """
-import runpy, sys
+import atexit, resource, runpy, sys
+atexit.register(lambda: print("bench: crawler process CPU-s", sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), file=sys.stderr))
 sys.argv = ["scheduler.py", "once"]
 import crawler.settings
 crawler.settings.AUTOTHROTTLE_ENABLED = AUTOTHROTTLE
@@ -202,14 +203,14 @@ def _tree_memory(pid: int) -> tuple[float, float]:
     return rss / 1024, pss / 1024
 
 
-def run_child(code: str, args: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float, tuple[float, float], float, str, str]:
+def run_child(code: str, args: list[str], cwd: Path, env: dict | None = None, root: Path = ROOT) -> tuple[float, float, tuple[float, float], float, str, str]:
     """(seconds, peak RSS in MB of the child and of any one process it waited for, peak (RSS, PSS) in MB of the
     child and all its processes together, sampled every 50 ms, CPU seconds (user + system) of the child and the
     processes it waited for (the page pool), stdout, stderr) of `python -c code`."""
     started = time.monotonic()
     child = subprocess.Popen(
         [sys.executable, "-c", code, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        env={**os.environ, "PYTHONPATH": str(root), **(env or {})},
     )
     out: dict[str, str] = {}
     readers = [threading.Thread(target=lambda n=n, s=s: out.__setitem__(n, s.read())) for n, s in (("out", child.stdout), ("err", child.stderr))]
@@ -254,16 +255,17 @@ def bare(url: str, workdir: Path, concurrency: int, autothrottle: bool) -> dict:
     return {"seconds": seconds, "rss": rss, "cpu": cpu, "articles": articles, "requests": requests}
 
 
-def full(url: str, workdir: Path, concurrency: int, autothrottle: bool, page_worker: bool | None = None) -> dict:
+def full(url: str, workdir: Path, concurrency: int, autothrottle: bool, page_worker: bool | None = None, root: Path = ROOT) -> dict:
     shutil.rmtree(workdir / "data", ignore_errors=True)
     shutil.rmtree(workdir / "public", ignore_errors=True)
     write_sample_config(workdir, url, concurrency)
-    code = f"ROOT = {str(ROOT)!r}\nAUTOTHROTTLE = {autothrottle!r}\nPAGE_WORKER = {page_worker!r}\n{ONCE}"
-    seconds, rss, tree, cpu, _, err = run_child(code, [], workdir)
+    code = f"ROOT = {str(root)!r}\nAUTOTHROTTLE = {autothrottle!r}\nPAGE_WORKER = {page_worker!r}\n{ONCE}"
+    seconds, rss, tree, cpu, _, err = run_child(code, [], workdir, root=root)
     row = next(line.split() for line in err.splitlines() if line.startswith("lt "))  # the summary line of source "lt"
     new, duplicates, crawl_seconds = int(row[3]), int(row[5]), float(row[-1].rstrip("s"))
     feeds = len(list((workdir / "public").glob("*.atom")))
-    return {"seconds": seconds, "rss": rss, "tree": tree, "cpu": cpu, "articles": new + duplicates, "new": new, "crawl": crawl_seconds, "feeds": feeds}
+    own = next(float(line.split()[-1]) for line in err.splitlines() if line.startswith("bench: crawler process CPU-s"))
+    return {"seconds": seconds, "rss": rss, "tree": tree, "cpu": cpu, "own": own, "articles": new + duplicates, "new": new, "crawl": crawl_seconds, "feeds": feeds}
 
 
 def main() -> None:
@@ -273,6 +275,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="CONCURRENT_REQUESTS of both (default 16, refeed's)")
     parser.add_argument("--autothrottle", action="store_true", help="both with refeed's AutoThrottle (default: both without)")
     parser.add_argument("--inline", action="store_true", help="also refeed without its page pool, all in one process (REFEED_PAGE_WORKER=0)")
+    parser.add_argument("--against", type=Path, metavar="DIR",
+                        help="also refeed from another checkout (say, a worktree of the commit before a change), alternated in the same run")
     args = parser.parse_args()
     from crawler.demo.site import generate
 
@@ -288,8 +292,11 @@ def main() -> None:
             print(f"site: {len(site.articles)} article pages, {size / 1e6:.1f} MB pre-rendered, nginx at {server.url}")
             print(f"both: CONCURRENT_REQUESTS={args.concurrency}, AutoThrottle {'on' if args.autothrottle else 'off'}")
             bares, fulls, inlines = [], [], []
+            others: list[dict] = []
             for n in range(args.runs):
                 bares.append(bare(server.url, tmp / "work", args.concurrency, args.autothrottle))
+                if args.against and n % 2:  # every other run the other checkout first: neither always runs second
+                    _against(args, server.url, tmp / "work", others, n)
                 fulls.append(full(server.url, tmp / "work", args.concurrency, args.autothrottle))
                 b, f = bares[-1], fulls[-1]
                 print(f"run {n + 1}: bare {b['articles']} articles, {b['requests']} requests in {b['seconds']:.1f} s ({_rate(b):.0f}/s, {b['cpu']:.1f} CPU-s, {b['rss']:.0f} MB);"
@@ -297,10 +304,12 @@ def main() -> None:
                 if args.inline:
                     inlines.append(full(server.url, tmp / "work", args.concurrency, args.autothrottle, page_worker=False))
                     print(f"run {n + 1}: refeed without its page pool {_describe(inlines[-1])}", flush=True)
+                if args.against and not n % 2:
+                    _against(args, server.url, tmp / "work", others, n)
     median = statistics.median
     print(f"median of {args.runs} (wall time of each child process, start-up and feed build included):")
     print(f"  bare fetch-only spider: {median(_rate(b) for b in bares):.0f} articles/s, {median(b['cpu'] for b in bares):.1f} CPU-s, peak RSS {median(b['rss'] for b in bares):.0f} MB")
-    for name, runs in (("refeed once", fulls), ("refeed once without its page pool", inlines)):
+    for name, runs in (("refeed once", fulls), ("refeed once without its page pool", inlines), (f"refeed once from {args.against}", others)):
         if not runs:
             continue
         ratios = [_rate(f) / _rate(b) for b, f in zip(bares, runs)]
@@ -309,10 +318,15 @@ def main() -> None:
         # The most its CPU allows: every CPU-second it used spread evenly over all cores, nothing serial.
         cores = os.cpu_count() or 1
         ceilings = [f["articles"] / (f["cpu"] / cores) / _rate(b) for b, f in zip(bares, runs)]
-        print(f"    CPU: {median(f['cpu'] for f in runs):.1f} CPU-s (user + system, all its processes); spread perfectly over {cores} cores"
+        print(f"    CPU: {median(f['cpu'] for f in runs):.1f} CPU-s (user + system, all its processes; the crawler's process alone {median(f['own'] for f in runs):.1f}); spread perfectly over {cores} cores"
               f" that is still ≥ {median(f['cpu'] / cores for f in runs):.1f} s of wall time: ratio ≤ {median(ceilings):.2f}")
         print(f"    peak memory: {median(f['rss'] for f in runs):.0f} MB RSS in its largest process;"
               f" all its processes together {median(f['tree'][0] for f in runs):.0f} MB RSS, {median(f['tree'][1] for f in runs):.0f} MB PSS (goal < 250)")
+
+
+def _against(args, url: str, workdir: Path, others: list, n: int) -> None:
+    others.append(full(url, workdir, args.concurrency, args.autothrottle, root=args.against.resolve()))
+    print(f"run {n + 1}: refeed from {args.against} {_describe(others[-1])}", flush=True)
 
 
 def _rate(run: dict) -> float:
@@ -320,7 +334,7 @@ def _rate(run: dict) -> float:
 
 
 def _describe(run: dict) -> str:
-    return (f"{run['articles']} articles ({run['new']} new) in {run['seconds']:.1f} s, crawl {run['crawl']:.1f} s ({_rate(run):.0f}/s, {run['cpu']:.1f} CPU-s;"
+    return (f"{run['articles']} articles ({run['new']} new) in {run['seconds']:.1f} s, crawl {run['crawl']:.1f} s ({_rate(run):.0f}/s, {run['cpu']:.1f} CPU-s, {run['own']:.1f} in the crawler's process;"
             f" largest process {run['rss']:.0f} MB, all {run['tree'][0]:.0f} MB RSS / {run['tree'][1]:.0f} MB PSS; {run['feeds']} Atom feeds)")
 
 

@@ -64,7 +64,7 @@ class DeduplicatePipeline(_BatchStage):
     duplicates merge into the earliest story. A changed page at a story's own URL is a correction, and a full text
     of a stored teaser completes it: both go on to Store as in-place updates.
 
-    The item keeps the crawl's turn at the store until Store has written it (see StoreWriter): no other item is
+    Store's write follows the check in the same job on the writer's thread (see StoreWriter): no other item is
     checked in between.
     """
 
@@ -72,12 +72,11 @@ class DeduplicatePipeline(_BatchStage):
         self.writer.start()
 
     async def process_item(self, item: Article) -> Article:
-        await self.writer.take_turn()
-        try:
-            return await self.writer.run(self.in_savepoint, self.deduplicate, item, False)
-        except BaseException:  # dropped or failed: it goes no further, the next item's turn
-            self.writer.give_turn()
-            raise
+        return await self.writer.check(self.check, item)
+
+    def check(self, item: Article) -> Article:
+        """(On the writer's thread.) `deduplicate` in the item's first savepoint."""
+        return self.in_savepoint(self.deduplicate, item, False)
 
     def deduplicate(self, item: Article) -> Article:
         conn = self.batch.conn
@@ -157,18 +156,26 @@ class StorePipeline(_BatchStage):
 
     On a shared store the writes of one item have their own savepoint: when a concurrent worker stored the
     same story (or one of its URLs) first, they are undone and the item is deduplicated again, into that story.
+
+    Its write runs on the writer's thread right after Deduplicate's check, in the same job; `process_item` takes
+    its outcome. So nothing may come between the two in ITEM_PIPELINES.
     """
+
+    def __init__(self, writer: StoreWriter, stats):
+        super().__init__(writer, stats)
+        writer.follow_checks_with(self.write)
 
     async def close_spider(self) -> None:
         await self.writer.close()  # the crawl ends once its last batch is committed
 
     async def process_item(self, item: Article) -> Article:
-        try:
-            item = await self.writer.run(self.in_savepoint, self.store, item, True)
-        finally:
-            self.writer.give_turn()
+        item = await self.writer.written(self.write, item)
         self.stats.inc_value("refeed/updated" if item.correction else "refeed/new")  # counted once it is in the batch
         return item
+
+    def write(self, item: Article) -> Article:
+        """(On the writer's thread.) `store` in the item's last savepoint, with its page's validators."""
+        return self.in_savepoint(self.store, item, True)
 
     def store(self, item: Article) -> Article:
         try:

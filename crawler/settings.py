@@ -52,7 +52,7 @@ TELNETCONSOLE_ENABLED = False
 # the item pipeline below (its store work on the crawl's writer thread, crawler/writer.py) → store
 ITEM_PIPELINES = {
     "crawler.pipelines.DeduplicatePipeline": 400,
-    "crawler.pipelines.StorePipeline": 500,  # right after Deduplicate: it ends the item's turn at the store
+    "crawler.pipelines.StorePipeline": 500,  # right after Deduplicate: its write runs in the check's job
 }
 # The page pool and the store writer are awaited as asyncio futures (Scrapy's default reactor, stated here).
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -22,18 +23,19 @@ class StoreWriter:
     and Store pipelines and its spider (which remembers validators through it). SQLite takes one writer at a time
     and a batch is one connection, so its work runs in order on that thread; the reactor only awaits it.
 
-    An item's check (Deduplicate) and its write (Store) are two jobs in one transaction (on a shared store, under
-    the story lock): between them nothing else may use the batch, or two copies of one story could both pass as
-    new. `take_turn` (Deduplicate) and `give_turn` (Store, or Deduplicate when the item goes no further) keep the
-    items in single file through both, in the order they came; validators and the idle commit take their turn
-    too."""
+    An item's check (Deduplicate) and its write (Store) are one job on that thread, in one transaction (on a shared
+    store, under the story lock): nothing else may use the batch between them, or two copies of one story could
+    both pass as new. Store registers its write (`follow_checks_with`); each check that lets an item through runs
+    it right away, and Store's `written` gives its outcome. Items, validators and the idle commit then simply
+    queue on the thread, in the order they came: one hop to the thread per item, and the next item's check can
+    wait there, not on the reactor."""
 
     def __init__(self, batch: Batch):
         self.batch = batch
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="refeed-store")
-        self._turn: asyncio.Lock | None = None
         self._timer: Any = None  # a twisted LoopingCall once started
-        self._waiting: set[asyncio.Future] = set()  # validators waiting for their turn
+        self._write: Callable[[Any], Any] | None = None  # Store's write, run right after each check let through
+        self._written: dict[int, Future] = {}  # id(item) → the outcome of its write, for Store to take
         self.closed = False
 
     @classmethod
@@ -55,43 +57,50 @@ class StoreWriter:
             self._timer.start(self.batch.max_seconds, now=False)
 
     def _commit_if_due(self) -> None:
-        if self._turn is None or not self._turn.locked():  # else the item under way commits it when due
-            self._thread.submit(self.batch.commit_if_due).add_done_callback(_log_failure)
+        self._thread.submit(self.batch.commit_if_due).add_done_callback(_log_failure)  # between two items' jobs
 
     async def run(self, job, *args):
         """`job(*args)` on the writer's thread, after every job queued before it; its result or its exception."""
         future = self._thread.submit(job, *args)
         return await asyncio.wrap_future(future)
 
-    async def take_turn(self) -> None:
-        if self._turn is None:
-            self._turn = asyncio.Lock()
-        await self._turn.acquire()
+    def follow_checks_with(self, write: Callable[[Any], Any]) -> None:
+        """Store's write: from now on it runs right after every check that lets an item through, in the same job."""
+        self._write = write
 
-    def give_turn(self) -> None:
-        if self._turn is not None and self._turn.locked():
-            self._turn.release()
+    async def check(self, check: Callable[[Any], Any], item):
+        """`check(item)` on the writer's thread (its result, or its exception: a dropped item goes no further),
+        then at once, when it lets the item through, the write registered with `follow_checks_with`, whose
+        outcome `written` gives."""
+        return await self.run(self._check_then_write, check, item)
+
+    def _check_then_write(self, check: Callable[[Any], Any], item):
+        item = check(item)
+        if self._write is not None:
+            outcome: Future = Future()
+            try:
+                outcome.set_result(self._write(item))
+            except Exception as exc:  # the write's to raise, when Store asks for it: the check went through
+                outcome.set_exception(exc)
+            self._written[id(item)] = outcome
+        return item
+
+    async def written(self, write: Callable[[Any], Any], item):
+        """The outcome of the item's write, run right after its check; `write(item)` now for an item no check
+        saw (a crawl without Deduplicate)."""
+        outcome = self._written.pop(id(item), None)
+        if outcome is None:
+            return await self.run(write, item)
+        return outcome.result()
 
     def remember(self, key: str | None, etag: str | None, modified: str | None, links: list | None = None) -> asyncio.Future | None:
         """A page's validators (and a listing's links), for the next run's conditional request; written in turn
         (the write, for a caller that waits for it; None when there is nothing to write)."""
         if key is not None and (etag or modified or links) and not self.closed:
-            waiting = asyncio.ensure_future(self._in_turn(self.remembered, key, etag, modified, links))
-            self._waiting.add(waiting)
-            waiting.add_done_callback(self._remembered)
-            return waiting
+            written = asyncio.wrap_future(self._thread.submit(self.remembered, key, etag, modified, links))
+            written.add_done_callback(_log_failure)  # (which also marks a failure as seen for asyncio)
+            return written
         return None
-
-    def _remembered(self, waiting: asyncio.Future) -> None:
-        self._waiting.discard(waiting)
-        _log_failure(waiting)
-
-    async def _in_turn(self, job, *args):
-        await self.take_turn()
-        try:
-            return await self.run(job, *args)
-        finally:
-            self.give_turn()
 
     def remembered(self, key: str, etag: str | None, modified: str | None, links: list | None) -> None:
         """(On the writer's thread.) A failed write undoes itself alone, as an article's does."""
@@ -112,7 +121,7 @@ class StoreWriter:
         if self._timer is not None and self._timer.running:
             self._timer.stop()
         try:
-            await self._in_turn(self.batch.close)  # after the validators still waiting for their turn
+            await self.run(self.batch.close)  # after every item and validators queued before
         finally:
             self._thread.shutdown(wait=False)
 
