@@ -23,11 +23,11 @@ def markup_body(page: Page) -> Extracted:
     for xpath in ("//*[@itemprop='articleBody']",):
         nodes = xp(page.selector.root, xpath) if page.mentions("articleBody") else []
         if len(nodes) == 1:
-            extracted = body_blocks(page, Selector(root=nodes[0], type="html"))
+            extracted = body_blocks(page, Selector(root=nodes[0], type="html"), loose=True)
             if word_count(extracted.text) >= MIN_ARTICLE_WORDS:
                 return extracted
     container = densest_container(page.selector)
-    return body_blocks(page, container) if container is not None else Extracted(blocks=[])
+    return body_blocks(page, container, loose=True) if container is not None else Extracted(blocks=[])
 
 
 def densest_container(selector: Selector) -> Selector | None:
