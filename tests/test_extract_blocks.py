@@ -1,6 +1,6 @@
 """The block walk of the page's own container: text a bare `<div>` (or the container itself) holds outside any
 paragraph is a paragraph too, in its place among the others, while a box with a class of its own (an author box, a
-consent placeholder) lends none."""
+consent placeholder) lends none; a heading with nothing under it ends no body."""
 
 from __future__ import annotations
 
@@ -34,6 +34,11 @@ def test_bare_divs_are_paragraphs_a_classed_box_is_not():
 
 def test_without_loose_only_blocks_count():
     assert walked(f"<div>{INTRO}</div><p>{PARAGRAPH}</p>", loose=False) == [("p", PARAGRAPH)]
+
+
+def test_a_heading_with_nothing_under_it_ends_no_body():
+    links = '<p><a href="/a">Another story</a> | <a href="/b">A third story</a></p>'
+    assert walked(f"<p>{PARAGRAPH}</p><h2>More stories</h2>{links}", loose=False) == [("p", PARAGRAPH)]
 
 
 def test_an_introduction_in_the_container_s_own_text_joins_what_trafilatura_kept():

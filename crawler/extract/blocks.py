@@ -18,7 +18,17 @@ from crawler.extract.dates import parse_datetime
 from crawler.extract.page import Page
 from crawler.extract.text import credit_authors, fold, is_boilerplate, publisher_from, word_count
 from crawler.extract.tree import select, string_of, xp
-from crawler.extract.vocabulary import BLOCK_TAGS, BLOCKS_XPATH, INLINE_TAGS, JUNK_CLASS, LEAD_IN, PROMOTION, SKIP_ANCESTORS, TAG_MARKS
+from crawler.extract.vocabulary import (
+    BLOCK_TAGS,
+    BLOCKS_XPATH,
+    HEADINGS,
+    INLINE_TAGS,
+    JUNK_CLASS,
+    LEAD_IN,
+    PROMOTION,
+    SKIP_ANCESTORS,
+    TAG_MARKS,
+)
 
 __all__ = ["PROMOTION_WORDS", "Extracted", "body_blocks", "is_junk", "render_blocks"]
 
@@ -76,8 +86,8 @@ def body_blocks(page: Page, body: Selector, remove: Iterable[str] = (), junk: bo
             result.link_lists.add(fold(text))
             continue
         result.blocks.append((tag, _inner_html(node, page), text))
-    while result.blocks and _promotion(result.blocks[-1][2]):  # "Follow us on …", "Sign up for our newsletter …"
-        result.blocks.pop()
+    while result.blocks and (_promotion(result.blocks[-1][2]) or result.blocks[-1][0] in HEADINGS):
+        result.blocks.pop()  # "Follow us on …", "Sign up for our newsletter …", a heading over nothing ("Related")
     return result
 
 
