@@ -10,6 +10,7 @@ from crawler.extract.vocabulary import (
     BOILERPLATE_LINE,
     BYLINE_LABEL,
     CREDIT_LINE,
+    IMAGE_CREDIT,
     NAME_SEPARATORS,
     PUBLISHER_LINE,
     TITLE_SEPARATORS,
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 MIN_ARTICLE_WORDS = 60  # a page with less article text than this is not an article (galleries, stubs, listings)
+CAPTION_WORDS = 30  # a block this short with an image credit is a caption
 
 
 def clean_text(value: object) -> str | None:
@@ -74,9 +76,11 @@ def split_authors(text: str | None) -> list[str]:
 
 
 def is_boilerplate(text: str) -> bool:
-    """A line that is no article text: "Read more", "Advertisement", a `Source:` line, a credit line, …"""
+    """A line that is no article text: "Read more", "Advertisement", a `Source:` line, a credit line, a caption, …"""
     text = " ".join(text.split())
-    return bool(BOILERPLATE_LINE.search(text)) or bool(PUBLISHER_LINE.match(text)) or bool(CREDIT_LINE.match(text))
+    return bool(BOILERPLATE_LINE.search(text)) or bool(PUBLISHER_LINE.match(text)) or bool(CREDIT_LINE.match(text)) or (
+        bool(IMAGE_CREDIT.search(text)) and word_count(text) <= CAPTION_WORDS
+    )
 
 
 def publisher_from(text: str) -> str | None:

@@ -54,6 +54,13 @@ READ_ALSO = (
 )
 _BOILERPLATE += [re.compile(rf"^{READ_ALSO}\W*$", re.I), re.compile(rf"^{READ_ALSO}\s*[:：|»›]\s*\S.{{0,180}}$", re.I)]
 BOILERPLATE_LINE = re.compile("|".join(f"(?:{p.pattern})" for p in _BOILERPLATE), re.I)  # one search instead of one each
+# A caption's credit: a short block that opens with an image label ("Foto: …", "Titelbild: …", "(Credit: …)",
+# "Abbildung 4: …"), ends with one in brackets ("… im Kongress (Foto: Name/Agentur)."), or ends on a "© Name".
+IMAGE_LABEL = (
+    r"(?:photos?|photo credits?|fotos?|fotocredits?|bild(?:er)?|titelbild|images?|pictures?|credits?|crédits?(?: photos?)?|"
+    r"fotograf[íi]as?|imagen|zdj[eę]cie|kuva|billede|afbeelding|illustrations?|abbildung|abb\.|figure|fig\.|figura)"
+)
+IMAGE_CREDIT = re.compile(rf"^\(?{IMAGE_LABEL}(?:\s*\d+)?\s*[:：]|\({IMAGE_LABEL}\s*[:：][^)]*\)\W*$|©[^.!?]*$", re.I)
 
 # -- page parts that are never the article
 
