@@ -219,7 +219,7 @@ def _in_furniture(element, body_root) -> bool:
 
 def is_junk(element: Any) -> bool:
     """Hidden, or marked by its class or id as a share bar, related list, ad, newsletter box, … (vocabulary.JUNK_WORDS)."""
-    if not isinstance(element.tag, str):
+    if not isinstance(element.tag, str) or element.tag in ("body", "html"):  # a class of the whole page marks no box
         return False
     marks = f"{element.get('class', '')} {element.get('id', '')}"
     if element.get("hidden") is not None or element.get("aria-hidden") == "true":

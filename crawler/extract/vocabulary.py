@@ -73,7 +73,10 @@ JUNK_WORDS = (
     "visually-hidden", "sr-only", "cookie", "consent", "modal", "popup", "nav", "navigation", "menu", "footer", "sidebar",
     "widget", "inline-related", "see-also", "also-read", "newsletter-signup", "caption", "copyright",
 )
-JUNK_CLASS = re.compile(r"(?:^|[\s_-])(?:" + "|".join(re.escape(w) for w in JUNK_WORDS) + r")(?:$|[\s_-])", re.I)
+# …but not after a modifier that describes the layout around the article ("main--no-sidebar", "section--has-ads")
+JUNK_CLASS = re.compile(
+    r"(?:^|[\s_-])(?<!no-)(?<!has-)(?<!with-)(?<!without-)(?:" + "|".join(re.escape(w) for w in JUNK_WORDS) + r")(?:$|[\s_-])", re.I
+)
 SKIP_ANCESTORS = ("figure", "aside", "nav", "footer", "header", "form", "button", "figcaption", "noscript", "script", "style", "template")
 NON_ARTICLE_PATH = re.compile(
     r"/(?:tags?|topics?|authors?|autor|autores|auteur|writers?|profile|users?|search|suche|buscar|recherche|login|log-in|"
