@@ -71,7 +71,7 @@ JUNK_WORDS = (
     "read-more", "more-stories", "most-popular", "popular", "trending", "comments", "comment", "disqus", "signup",
     "paywall", "breadcrumb", "breadcrumbs", "tags", "tag-list", "author-bio", "byline", "toolbar",
     "visually-hidden", "sr-only", "cookie", "consent", "modal", "popup", "nav", "navigation", "menu", "footer", "sidebar",
-    "widget", "inline-related", "see-also", "also-read", "newsletter-signup", "caption", "copyright",
+    "widget", "inline-related", "see-also", "also-read", "newsletter-signup", "caption", "copyright", "toc", "table-of-contents",
 )
 # …but not after a modifier that describes the layout around the article ("main--no-sidebar", "section--has-ads")
 JUNK_CLASS = re.compile(
