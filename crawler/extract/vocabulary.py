@@ -52,7 +52,9 @@ READ_ALSO = (
     r"czytaj (?:też|także|również|więcej)|zobacz (?:też|także|również)|läs även|läs också|les også|læs også|lue myös|"
     r"čtěte také|читайте также|читайте також|похожие (?:статьи|новости)|関連記事|相关阅读|相关文章|관련\s?기사)"
 )
-_BOILERPLATE += [re.compile(rf"^{READ_ALSO}\W*$", re.I), re.compile(rf"^{READ_ALSO}\s*[:：|»›]\s*\S.{{0,180}}$", re.I)]
+# …and the bare imperatives a headline of another story follows ("Lea: …", "MIRA: …", "Watch: …"), with a colon only
+POINTER = r"(?:read|watch|lea|lee|mira|ver|leia|veja|leggi|guarda|lire|voir|czytaj|zobacz)"
+_BOILERPLATE += [re.compile(rf"^{READ_ALSO}\W*$", re.I), re.compile(rf"^(?:{READ_ALSO}\s*[:：|»›]|{POINTER}\s*[:：])\s*\S.{{0,180}}$", re.I)]
 BOILERPLATE_LINE = re.compile("|".join(f"(?:{p.pattern})" for p in _BOILERPLATE), re.I)  # one search instead of one each
 # A caption's credit: a short block that opens with an image label ("Foto: …", "Titelbild: …", "(Credit: …)",
 # "Abbildung 4: …"), ends with one in brackets ("… im Kongress (Foto: Name/Agentur)."), or ends on a "© Name".
@@ -130,6 +132,7 @@ PROMOTION = re.compile(
     r"|" + _REQUEST + r"click here\b"
     r"|" + _REQUEST + r"(?:please )?subscribe (?:now|today|to (?:our|the)\b)|\bplease subscribe\b|\balready (?:a )?subscriber\b"
     r"|" + _REQUEST + r"(?:(?:for [^.!?]{0,40}?)?download (?:the|our)\b[^.!?]{0,40}?\bapps?\b)"
+    r"|\bdownload (?:the|our)\b[^.!?]{0,40}?\bapps?\b[^.!?]{0,20}?\b(?:ios|android|app store|google play)\b"
     r"|\b(?:hier klicken|klicken sie hier|cliquez ici|haga clic aquí|haz clic aquí|pulsa aquí|clicca qui|clique aqui)\b"
     r"|\b(?:our|nuestro|nuestra|tenemos|unser\w*|notre|nostro|nossa|nosso)\b[^.!?]{0,30}?\b(?:youtube|telegram|whatsapp)\b"
     r"|" + _REQUEST + r"we(?:'|’)?d (?:like|love) to hear (?:from you|what you think)"
