@@ -49,3 +49,19 @@ def test_an_introduction_in_the_container_s_own_text_joins_what_trafilatura_kept
     generic = Extracted(blocks=[("p", p, p) for p in paragraphs])  # trafilatura's precision mode cuts the loose text
     merged = combine(markup_body(Page.from_text(html, "https://example.org/episode-12.html")), generic)
     assert [text for _, _, text in merged.blocks] == [INTRO, *paragraphs]
+
+
+def test_two_breaks_in_a_row_end_a_paragraph_one_does_not():
+    blocks = walked(f"{INTRO}<br><br>{PARAGRAPH}<br>On a line of its own.<br>\n<br>The end.")
+    assert blocks == [("p", INTRO), ("p", f"{PARAGRAPH} On a line of its own."), ("p", "The end.")]
+
+
+def test_a_page_without_paragraphs_lends_the_text_of_its_divs_and_breaks():
+    paragraphs = [PARAGRAPH.replace("Tuesday", day) for day in ("Monday", "Tuesday", "Friday")]
+    html = f"""<html lang="en"><head><title>Bridge</title></head><body><div class="menu"><a href="/">Home</a></div>
+<div class="content_wrap"><div id="news_content" class="text">{paragraphs[0]}<br><br>{INTRO}<br><br>
+<h2>Months of works</h2>{paragraphs[1]}<br><br>{paragraphs[2]}</div><div class="date">Monday</div></div></body></html>"""
+    own = markup_body(Page.from_text(html, "https://example.org/bridge.html"))
+    assert [text for _, _, text in own.blocks] == [paragraphs[0], INTRO, "Months of works", paragraphs[1], paragraphs[2]]  # a dateline is none
+    generic = Extracted(blocks=[("p", p, p) for p in paragraphs])
+    assert [text for _, _, text in combine(own, generic).blocks] == [paragraphs[0], INTRO, "Months of works", *paragraphs[1:]]

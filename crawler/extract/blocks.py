@@ -50,10 +50,13 @@ class Extracted:
         return "\n".join(text for _, _, text in self.blocks)
 
 
-def body_blocks(page: Page, body: Selector, remove: Iterable[str] = (), junk: bool = True, loose: bool = False) -> Extracted:
+def body_blocks(
+    page: Page, body: Selector, remove: Iterable[str] = (), junk: bool = True, loose: bool = False, classed: bool = False
+) -> Extracted:
     """Walk a body element's blocks; keep article text, set aside the credit and Source: lines.
 
-    `loose`: the text a `<div>` holds outside any block (`<div>A paragraph<br>and more</div>`) is a paragraph too."""
+    `loose`: the text the body or a bare `<div>` holds outside any block (`<div>A paragraph<br>and more</div>`) is a
+    paragraph too; `classed`: that of a `<div>` with a class or id too (a body with no paragraphs at all)."""
     result = Extracted(blocks=[])
     for css in remove:
         for node in select(body, css):
@@ -62,7 +65,7 @@ def body_blocks(page: Page, body: Selector, remove: Iterable[str] = (), junk: bo
     languages = page.date_languages()
     nodes = xp(body.root, BLOCKS_XPATH)
     if loose:
-        nodes = _with_loose_text(body.root, nodes, junk)
+        nodes = _with_loose_text(body.root, nodes, junk, classed)
     for node in nodes:
         if _nested(node, body.root, junk):
             if junk and _in_furniture(node, body.root):
@@ -91,11 +94,11 @@ def body_blocks(page: Page, body: Selector, remove: Iterable[str] = (), junk: bo
     return result
 
 
-def _with_loose_text(root: Any, blocks: list[Any], junk: bool) -> list[Any]:
+def _with_loose_text(root: Any, blocks: list[Any], junk: bool, classed: bool = False) -> list[Any]:
     """The blocks and, in document order among them, a paragraph for each run of text the body itself or a bare
     `<div>` (no class, no id: a div used as a paragraph, not a box) holds outside its blocks: its own text and its
     inline children's, up to its next child that is a block or a div."""
-    divs = [div for div in xp(root, ".//div[not(@class or @id)]") if not _nested(div, root, junk)]
+    divs = [div for div in xp(root, ".//div" if classed else ".//div[not(@class or @id)]") if not _nested(div, root, junk)]
     runs = [run for div in ([root] if root.tag not in BLOCK_TAGS else []) + divs for run in _loose_runs(div)]
     if not runs:
         return blocks
@@ -111,7 +114,9 @@ def _loose_runs(div: Any) -> list[tuple[Any, Any]]:
     runs = []
     after, parts = div, [div.text or ""]
     for child in [*div, None]:
-        if child is not None and _inline(child):
+        if child is after:  # the second `<br>` of a paragraph break, already taken
+            continue
+        if child is not None and _inline(child) and not _paragraph_break(child):
             parts.append(child)
             continue
         if any(part.strip() if isinstance(part, str) else (part.tail or "").strip() or string_of(part).strip() for part in parts):
@@ -120,8 +125,15 @@ def _loose_runs(div: Any) -> list[tuple[Any, Any]]:
             paragraph.extend(copy.deepcopy(part) for part in parts[1:])  # each with its tail
             runs.append((after, paragraph))
         if child is not None:
-            after, parts = child, [child.tail or ""]
+            after = child.getnext() if _paragraph_break(child) else child
+            parts = [after.tail or ""]
     return runs
+
+
+def _paragraph_break(element: Any) -> bool:
+    """The first of two `<br>`s in a row (nothing but spaces between): where a paragraph written in breaks ends."""
+    following = element.getnext()
+    return element.tag == "br" and not (element.tail or "").strip() and following is not None and following.tag == "br"
 
 
 def _inline(element: Any) -> bool:
