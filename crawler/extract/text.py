@@ -10,6 +10,7 @@ from crawler.extract.vocabulary import (
     BOILERPLATE_LINE,
     BYLINE_LABEL,
     CREDIT_LINE,
+    DISCLOSURE,
     IMAGE_CREDIT,
     NAME_SEPARATORS,
     PUBLISHER_LINE,
@@ -31,6 +32,7 @@ __all__ = [
 
 MIN_ARTICLE_WORDS = 60  # a page with less article text than this is not an article (galleries, stubs, listings)
 CAPTION_WORDS = 30  # a block this short with an image credit is a caption
+DISCLOSURE_WORDS = 80  # a block this short that discloses affiliate links or paid placements is no article text
 
 
 def clean_text(value: object) -> str | None:
@@ -80,7 +82,7 @@ def is_boilerplate(text: str) -> bool:
     text = " ".join(text.split())
     return bool(BOILERPLATE_LINE.search(text)) or bool(PUBLISHER_LINE.match(text)) or bool(CREDIT_LINE.match(text)) or (
         bool(IMAGE_CREDIT.search(text)) and word_count(text) <= CAPTION_WORDS
-    )
+    ) or (bool(DISCLOSURE.search(text)) and word_count(text) <= DISCLOSURE_WORDS)
 
 
 def publisher_from(text: str) -> str | None:

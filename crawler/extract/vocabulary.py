@@ -56,6 +56,12 @@ READ_ALSO = (
 POINTER = r"(?:read|watch|lea|lee|mira|ver|leia|veja|leggi|guarda|lire|voir|czytaj|zobacz)"
 _BOILERPLATE += [re.compile(rf"^{READ_ALSO}\W*$", re.I), re.compile(rf"^(?:{READ_ALSO}\s*[:：|»›]|{POINTER}\s*[:：])\s*\S.{{0,180}}$", re.I)]
 BOILERPLATE_LINE = re.compile("|".join(f"(?:{p.pattern})" for p in _BOILERPLATE), re.I)  # one search instead of one each
+# An affiliate or advertiser disclosure: "We may receive compensation when you click…", "… mit Affiliate-Links versehen".
+DISCLOSURE = re.compile(
+    r"\bwe (?:may |might |can )?(?:receive|earn|get) (?:a )?(?:small )?(?:compensation|commission)|\baffiliate[- ]links?\b|"
+    r"\bas an amazon associate\b|\b(?:provisions|werbe)-?links?\b|\badvertiser disclosure\b|\bproducts from one or more of our advertisers\b",
+    re.I,
+)
 # A caption's credit: a short block that opens with an image label ("Foto: …", "Titelbild: …", "(Credit: …)",
 # "Abbildung 4: …"), ends with one in brackets ("… im Kongress (Foto: Name/Agentur)."), or ends on a "© Name".
 IMAGE_LABEL = (
