@@ -62,6 +62,7 @@ DISCLOSURE = re.compile(
     r"\bas an amazon associate\b|\b(?:provisions|werbe)-?links?\b|\badvertiser disclosure\b|\bproducts from one or more of our advertisers\b",
     re.I,
 )
+DISCLOSURE_HINTS = ("compensation", "commission", "affiliate", "associate", "provisions", "werbe", "advertiser")  # one in each
 # A caption's credit: a short block that opens with an image label ("Foto: …", "Titelbild: …", "(Credit: …)",
 # "Abbildung 4: …"), ends with one in brackets ("… im Kongress (Foto: Name/Agentur)."), or ends on a "© Name".
 IMAGE_LABEL = (
