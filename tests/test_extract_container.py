@@ -1,11 +1,14 @@
 """Around the body's container: the standfirst (the lede between headline and body) is part of the article even when
 the page keeps it outside the container, a teaser of another story, a kicker or a list of teasers never is; a box the
-container marks as furniture (a promotion, a newsletter sign-up) is left out even when trafilatura keeps it; a
-subheading of the container that trafilatura cuts between two paragraphs both keep is kept."""
+container marks as furniture (a promotion, a newsletter sign-up) is left out even when trafilatura keeps it, but a
+class of the whole page or a layout modifier ("main--no-sidebar", "section--has-ads") marks no box; a subheading of
+the container that trafilatura cuts between two paragraphs both keep is kept."""
 
 from __future__ import annotations
 
-from crawler.extract.blocks import Extracted
+from lxml import etree
+
+from crawler.extract.blocks import Extracted, is_junk
 from crawler.extract.merge import combine
 from crawler.extract_cli import extract_targets
 
@@ -86,3 +89,21 @@ def test_a_subheading_trafilatura_cuts_between_two_paragraphs_it_keeps_is_kept()
                             ("h3", "More from the city", "More from the city"), ("p", "Bus line", "Bus line"), ("p", BODY[2], BODY[2])])
     generic = Extracted(blocks=[("p", text, text) for text in BODY])
     assert [block[2] for block in combine(own, generic).blocks] == [BODY[0], "Months of works", BODY[1], BODY[2]]
+
+
+def test_a_class_of_the_whole_page_or_a_layout_modifier_marks_no_box(tmp_path):
+    html = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Old bridge to be rebuilt</title>
+<meta property="og:type" content="article"></head><body class="single-post ads">
+<div class="site__main site__main--no-sidebar"><section class="o-section o-section--has-ads"><article>
+<h1>Old bridge to be rebuilt</h1><p class="article-excerpt">{LEDE}</p>
+<div class="article-body">{"".join(f"<p>{p}</p>" for p in BODY)}</div></article></section></div></body></html>"""
+    path = tmp_path / "page.html"
+    path.write_text(html, encoding="utf-8")
+    (result,) = extract_targets([str(path)])
+    assert result["content_text"].split("\n\n") == [LEDE, *BODY]
+
+
+def test_a_box_of_a_furniture_class_is_still_one():
+    boxes = ('<div class="sidebar"></div>', '<div class="c-share-bar"></div>', '<div id="toc_container"></div>',
+             '<div class="ez-toc-v2_0 counter-hierarchy"></div>', '<div class="main--has-ads"></div>', '<body class="ads"></body>')
+    assert [is_junk(etree.fromstring(box)) for box in boxes] == [True, True, True, True, False, False]

@@ -1,10 +1,12 @@
 """Never nothing: a page with an obvious body yields it, whatever its markup (XHTML with an XML declaration, text in
-`<div>`s and `<br>`s instead of paragraphs, stray control characters), and the debug log says which fallback gave it."""
+`<div>`s and `<br>`s instead of paragraphs, stray control characters), and the debug log says which fallback gave it
+when neither the page's own container nor trafilatura's precision mode did."""
 
 from __future__ import annotations
 
 import logging
 
+from crawler.extract.blocks import Extracted
 from crawler.extract.markup import densest_text
 from crawler.extract.page import Page
 from crawler.extract_cli import extract_targets
@@ -55,6 +57,11 @@ def fallback_messages(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if "the cascade found" in r.getMessage()]
 
 
+def nothing_of_its_own(monkeypatch) -> None:
+    """As on a page whose own markup gives no container: the walk of the densest text holder yields nothing."""
+    monkeypatch.setattr("crawler.extract.cascade.markup_body", lambda page: Extracted(blocks=[]))
+
+
 def test_when_trafilatura_keeps_nothing_in_precision_mode_its_recall_mode_is_the_body(tmp_path, caplog, monkeypatch):
     import trafilatura
 
@@ -63,6 +70,7 @@ def test_when_trafilatura_keeps_nothing_in_precision_mode_its_recall_mode_is_the
     real = trafilatura.bare_extraction
     monkeypatch.setattr(crawler.extract.external, "precision_body", lambda *a, **kw: None)
     monkeypatch.setattr(trafilatura, "bare_extraction", lambda *a, **kw: real(*a, **kw) if kw.get("favor_recall") else None)  # nor balanced
+    nothing_of_its_own(monkeypatch)
     with caplog.at_level(logging.DEBUG, logger="crawler.extract"):
         result = extracted(tmp_path, divs_and_breaks())
     assert all(line in result["content_text"] for line in LINES)
@@ -76,10 +84,22 @@ def test_when_trafilatura_keeps_nothing_at_all_the_densest_text_block_is_the_bod
 
     monkeypatch.setattr(crawler.extract.external, "precision_body", lambda *a, **kw: None)  # as when it fails on a page
     monkeypatch.setattr(trafilatura, "bare_extraction", lambda *a, **kw: None)
+    nothing_of_its_own(monkeypatch)
     with caplog.at_level(logging.DEBUG, logger="crawler.extract"):
         result = extracted(tmp_path, divs_and_breaks())
     assert result["content_text"].split("\n\n") == ["Village fete returns in June", *LINES]
     assert len(fallback_messages(caplog)) == 1 and "densest text block" in fallback_messages(caplog)[0]
+
+
+def test_when_trafilatura_keeps_nothing_a_page_without_paragraphs_is_its_own_body(tmp_path, caplog, monkeypatch):
+    """The densest holder of its text is the page's container: its runs of text, split at two breaks in a row."""
+    import trafilatura
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda *a, **kw: None)
+    with caplog.at_level(logging.DEBUG, logger="crawler.extract"):
+        result = extracted(tmp_path, divs_and_breaks())
+    assert result["content_text"].split("\n\n") == ["Village fete returns in June", " ".join(LINES)]
+    assert fallback_messages(caplog) == []
 
 
 def test_the_densest_text_block_is_the_one_holding_most_text_one_paragraph_a_line():

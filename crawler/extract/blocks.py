@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from collections.abc import Iterable
@@ -17,7 +18,17 @@ from crawler.extract.dates import parse_datetime
 from crawler.extract.page import Page
 from crawler.extract.text import credit_authors, fold, is_boilerplate, publisher_from, word_count
 from crawler.extract.tree import select, string_of, xp
-from crawler.extract.vocabulary import BLOCK_TAGS, BLOCKS_XPATH, JUNK_CLASS, LEAD_IN, PROMOTION, SKIP_ANCESTORS, TAG_MARKS
+from crawler.extract.vocabulary import (
+    BLOCK_TAGS,
+    BLOCKS_XPATH,
+    HEADINGS,
+    INLINE_TAGS,
+    JUNK_CLASS,
+    LEAD_IN,
+    PROMOTION,
+    SKIP_ANCESTORS,
+    TAG_MARKS,
+)
 
 __all__ = ["PROMOTION_WORDS", "Extracted", "body_blocks", "is_junk", "render_blocks"]
 
@@ -39,8 +50,13 @@ class Extracted:
         return "\n".join(text for _, _, text in self.blocks)
 
 
-def body_blocks(page: Page, body: Selector, remove: Iterable[str] = (), junk: bool = True) -> Extracted:
-    """Walk a body element's blocks; keep article text, set aside the credit and Source: lines."""
+def body_blocks(
+    page: Page, body: Selector, remove: Iterable[str] = (), junk: bool = True, loose: bool = False, classed: bool = False
+) -> Extracted:
+    """Walk a body element's blocks; keep article text, set aside the credit and Source: lines.
+
+    `loose`: the text the body or a bare `<div>` holds outside any block (`<div>A paragraph<br>and more</div>`) is a
+    paragraph too; `classed`: that of a `<div>` with a class or id too (a body with no paragraphs at all)."""
     result = Extracted(blocks=[])
     for css in remove:
         for node in select(body, css):
@@ -48,7 +64,10 @@ def body_blocks(page: Page, body: Selector, remove: Iterable[str] = (), junk: bo
                 node.drop()
     languages = page.date_languages()
     enclosing: dict[Any, bool] = {}  # element → whether it or an ancestor below the body is a block, a box or junk
-    for node in xp(body.root, BLOCKS_XPATH):
+    nodes = xp(body.root, BLOCKS_XPATH)
+    if loose:
+        nodes = _with_loose_text(body.root, nodes, junk, classed)
+    for node in nodes:
         if _nested(node, body.root, junk, enclosing):
             if junk and _in_furniture(node, body.root):
                 result.furniture.add(fold(_block_text(node)))
@@ -71,9 +90,56 @@ def body_blocks(page: Page, body: Selector, remove: Iterable[str] = (), junk: bo
             result.link_lists.add(fold(text))
             continue
         result.blocks.append((tag, _inner_html(node, page), text))
-    while result.blocks and _promotion(result.blocks[-1][2]):  # "Follow us on …", "Sign up for our newsletter …"
-        result.blocks.pop()
+    while result.blocks and (_promotion(result.blocks[-1][2]) or result.blocks[-1][0] in HEADINGS):
+        result.blocks.pop()  # "Follow us on …", "Sign up for our newsletter …", a heading over nothing ("Related")
     return result
+
+
+def _with_loose_text(root: Any, blocks: list[Any], junk: bool, classed: bool = False) -> list[Any]:
+    """The blocks and, in document order among them, a paragraph for each run of text the body itself or a bare
+    `<div>` (no class, no id: a div used as a paragraph, not a box) holds outside its blocks: its own text and its
+    inline children's, up to its next child that is a block or a div."""
+    divs = [div for div in xp(root, ".//div" if classed else ".//div[not(@class or @id)]") if not _nested(div, root, junk)]
+    runs = [run for div in ([root] if root.tag not in BLOCK_TAGS else []) + divs for run in _loose_runs(div)]
+    if not runs:
+        return blocks
+    order = {element: index for index, element in enumerate(root.iter())}
+    placed = [(float(order[block]), block) for block in blocks]
+    for after, paragraph in runs:  # right after the element before it and all that element holds
+        placed.append((order[after] + (0 if after is root else sum(1 for _ in after.iter()) - 1) + 0.5, paragraph))
+    return [node for _, node in sorted(placed, key=lambda pair: pair[0])]
+
+
+def _loose_runs(div: Any) -> list[tuple[Any, Any]]:
+    """(the element a run of text follows, a detached `<p>` holding the run) for each run of the div's own text."""
+    runs = []
+    after, parts = div, [div.text or ""]
+    for child in [*div, None]:
+        if child is after:  # the second `<br>` of a paragraph break, already taken
+            continue
+        if child is not None and _inline(child) and not _paragraph_break(child):
+            parts.append(child)
+            continue
+        if any(part.strip() if isinstance(part, str) else (part.tail or "").strip() or string_of(part).strip() for part in parts):
+            paragraph = etree.Element("p")
+            paragraph.text = _NOT_XML.sub("", parts[0])  # the HTML parser lets control characters through; lxml refuses them
+            paragraph.extend(copy.deepcopy(part) for part in parts[1:])  # each with its tail
+            runs.append((after, paragraph))
+        if child is not None:
+            after = child.getnext() if _paragraph_break(child) else child
+            parts = [after.tail or ""]
+    return runs
+
+
+def _paragraph_break(element: Any) -> bool:
+    """The first of two `<br>`s in a row (nothing but spaces between): where a paragraph written in breaks ends."""
+    following = element.getnext()
+    return element.tag == "br" and not (element.tail or "").strip() and following is not None and following.tag == "br"
+
+
+def _inline(element: Any) -> bool:
+    """A comment, or an inline element with no block or div inside it."""
+    return not isinstance(element.tag, str) or element.tag in INLINE_TAGS and next(element.iter(*BLOCK_TAGS, "div"), None) is None
 
 
 def _links_not_text(node, tag: str, text: str) -> bool:
@@ -174,7 +240,7 @@ def _in_furniture(element, body_root) -> bool:
 
 def is_junk(element: Any) -> bool:
     """Hidden, or marked by its class or id as a share bar, related list, ad, newsletter box, … (vocabulary.JUNK_WORDS)."""
-    if not isinstance(element.tag, str):
+    if not isinstance(element.tag, str) or element.tag in ("body", "html"):  # a class of the whole page marks no box
         return False
     marks = f"{element.get('class', '')} {element.get('id', '')}"
     if element.get("hidden") is not None or element.get("aria-hidden") == "true":

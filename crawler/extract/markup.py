@@ -15,7 +15,7 @@ from crawler.extract.text import MIN_ARTICLE_WORDS, is_boilerplate, word_count
 from crawler.extract.tree import xp
 from crawler.extract.vocabulary import INLINE_TAGS, SKIP_ANCESTORS
 
-__all__ = ["densest_container", "densest_text", "markup_body"]
+__all__ = ["densest_container", "densest_holder", "densest_text", "markup_body"]
 
 
 def markup_body(page: Page) -> Extracted:
@@ -23,11 +23,14 @@ def markup_body(page: Page) -> Extracted:
     for xpath in ("//*[@itemprop='articleBody']",):
         nodes = xp(page.selector.root, xpath) if page.mentions("articleBody") else []
         if len(nodes) == 1:
-            extracted = body_blocks(page, Selector(root=nodes[0], type="html"))
+            extracted = body_blocks(page, Selector(root=nodes[0], type="html"), loose=True)
             if word_count(extracted.text) >= MIN_ARTICLE_WORDS:
                 return extracted
     container = densest_container(page.selector)
-    return body_blocks(page, container) if container is not None else Extracted(blocks=[])
+    if container is not None:
+        return body_blocks(page, container, loose=True)
+    holder = densest_holder(page)  # no paragraphs: the text sits in divs and breaks, the densest holder of it holds the body
+    return body_blocks(page, Selector(root=holder, type="html"), loose=True, classed=True) if holder is not None else Extracted(blocks=[])
 
 
 def densest_container(selector: Selector) -> Selector | None:
@@ -69,6 +72,17 @@ def _widen(best: Any) -> Any:
 def densest_text(page: Page) -> Extracted:
     """The element holding the most text of its own (and of its inline children), one paragraph a line: the body of
     pages that put their text in `<div>`s and `<br>`s rather than in paragraphs."""
+    holder = densest_holder(page)
+    if holder is None:
+        return Extracted(blocks=[])
+    lines = ("".join(_lines(holder)).split("\n"))
+    texts = [" ".join(line.split()) for line in lines]
+    return Extracted(blocks=[("p", escape(t, quote=False), t) for t in texts if t and not is_boilerplate(t)])
+
+
+def densest_holder(page: Page) -> Any | None:
+    """The element holding the most text of its own (and of its inline children, and half its blocks'), outside
+    furniture."""
     scores: Counter = Counter()
     for element in xp(page.selector.root, "//body//*"):
         for text, holder in ((element.text, element), (element.tail, element.getparent())):
@@ -80,10 +94,8 @@ def densest_text(page: Page) -> Extracted:
                     scores[holder.getparent()] += len(text.strip()) // 2  # a wrapper of several blocks of text
     for holder in sorted(scores, key=lambda e: scores[e], reverse=True):
         if isinstance(holder.tag, str) and holder.tag not in ("body", "html") and not _furniture(holder):
-            lines = ("".join(_lines(holder)).split("\n"))
-            texts = [" ".join(line.split()) for line in lines]
-            return Extracted(blocks=[("p", escape(t, quote=False), t) for t in texts if t and not is_boilerplate(t)])
-    return Extracted(blocks=[])
+            return holder
+    return None
 
 
 def _furniture(element: Any) -> bool:

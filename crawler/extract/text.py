@@ -10,6 +10,9 @@ from crawler.extract.vocabulary import (
     BOILERPLATE_LINE,
     BYLINE_LABEL,
     CREDIT_LINE,
+    DISCLOSURE,
+    DISCLOSURE_HINTS,
+    IMAGE_CREDIT,
     NAME_SEPARATORS,
     PUBLISHER_LINE,
     TITLE_SEPARATORS,
@@ -29,6 +32,8 @@ __all__ = [
 ]
 
 MIN_ARTICLE_WORDS = 60  # a page with less article text than this is not an article (galleries, stubs, listings)
+CAPTION_WORDS = 30  # a block this short with an image credit is a caption
+DISCLOSURE_WORDS = 80  # a block this short that discloses affiliate links or paid placements is no article text
 
 
 def clean_text(value: object) -> str | None:
@@ -74,9 +79,26 @@ def split_authors(text: str | None) -> list[str]:
 
 
 def is_boilerplate(text: str) -> bool:
-    """A line that is no article text: "Read more", "Advertisement", a `Source:` line, a credit line, …"""
+    """A line that is no article text: "Read more", "Advertisement", a `Source:` line, a credit line, a caption, …"""
     text = " ".join(text.split())
-    return bool(BOILERPLATE_LINE.search(text)) or bool(PUBLISHER_LINE.match(text)) or bool(CREDIT_LINE.match(text))
+    if BOILERPLATE_LINE.match(text) or PUBLISHER_LINE.match(text) or CREDIT_LINE.match(text):  # each pattern starts with ^
+        return True
+    return _caption(text) or _disclosure(text)
+
+
+def _caption(text: str) -> bool:
+    """A short block with an image credit (vocabulary.IMAGE_CREDIT), each credit a colon or a ©: cheap tests first."""
+    if len(text) > 20 * CAPTION_WORDS or not ("©" in text or ":" in text or "：" in text):
+        return False
+    return bool(IMAGE_CREDIT.search(text)) and word_count(text) <= CAPTION_WORDS
+
+
+def _disclosure(text: str) -> bool:
+    """A short affiliate or advertiser disclosure (vocabulary.DISCLOSURE): its words looked for before its pattern."""
+    if len(text) > 20 * DISCLOSURE_WORDS:
+        return False
+    folded = text.casefold()
+    return any(hint in folded for hint in DISCLOSURE_HINTS) and bool(DISCLOSURE.search(text)) and word_count(text) <= DISCLOSURE_WORDS
 
 
 def publisher_from(text: str) -> str | None:

@@ -52,8 +52,24 @@ READ_ALSO = (
     r"czytaj (?:też|także|również|więcej)|zobacz (?:też|także|również)|läs även|läs också|les også|læs også|lue myös|"
     r"čtěte také|читайте также|читайте також|похожие (?:статьи|новости)|関連記事|相关阅读|相关文章|관련\s?기사)"
 )
-_BOILERPLATE += [re.compile(rf"^{READ_ALSO}\W*$", re.I), re.compile(rf"^{READ_ALSO}\s*[:：|»›]\s*\S.{{0,180}}$", re.I)]
+# …and the bare imperatives a headline of another story follows ("Lea: …", "MIRA: …", "Watch: …"), with a colon only
+POINTER = r"(?:read|watch|lea|lee|mira|ver|leia|veja|leggi|guarda|lire|voir|czytaj|zobacz)"
+_BOILERPLATE += [re.compile(rf"^{READ_ALSO}\W*$", re.I), re.compile(rf"^(?:{READ_ALSO}\s*[:：|»›]|{POINTER}\s*[:：])\s*\S.{{0,180}}$", re.I)]
 BOILERPLATE_LINE = re.compile("|".join(f"(?:{p.pattern})" for p in _BOILERPLATE), re.I)  # one search instead of one each
+# An affiliate or advertiser disclosure: "We may receive compensation when you click…", "… mit Affiliate-Links versehen".
+DISCLOSURE = re.compile(
+    r"\bwe (?:may |might |can )?(?:receive|earn|get) (?:a )?(?:small )?(?:compensation|commission)|\baffiliate[- ]links?\b|"
+    r"\bas an amazon associate\b|\b(?:provisions|werbe)-?links?\b|\badvertiser disclosure\b|\bproducts from one or more of our advertisers\b",
+    re.I,
+)
+DISCLOSURE_HINTS = ("compensation", "commission", "affiliate", "associate", "provisions", "werbe", "advertiser")  # one in each
+# A caption's credit: a short block that opens with an image label ("Foto: …", "Titelbild: …", "(Credit: …)",
+# "Abbildung 4: …"), ends with one in brackets ("… im Kongress (Foto: Name/Agentur)."), or ends on a "© Name".
+IMAGE_LABEL = (
+    r"(?:photos?|photo credits?|fotos?|fotocredits?|bild(?:er)?|titelbild|images?|pictures?|credits?|crédits?(?: photos?)?|"
+    r"fotograf[íi]as?|imagen|zdj[eę]cie|kuva|billede|afbeelding|illustrations?|abbildung|abb\.|figure|fig\.|figura)"
+)
+IMAGE_CREDIT = re.compile(rf"^\(?{IMAGE_LABEL}(?:\s*\d+)?\s*[:：]|\({IMAGE_LABEL}\s*[:：][^)]*\)\W*$|©[^.!?]*$", re.I)
 
 # -- page parts that are never the article
 
@@ -64,9 +80,12 @@ JUNK_WORDS = (
     "read-more", "more-stories", "most-popular", "popular", "trending", "comments", "comment", "disqus", "signup",
     "paywall", "breadcrumb", "breadcrumbs", "tags", "tag-list", "author-bio", "byline", "toolbar",
     "visually-hidden", "sr-only", "cookie", "consent", "modal", "popup", "nav", "navigation", "menu", "footer", "sidebar",
-    "widget", "inline-related", "see-also", "also-read", "newsletter-signup", "caption", "copyright",
+    "widget", "inline-related", "see-also", "also-read", "newsletter-signup", "caption", "copyright", "toc", "table-of-contents",
 )
-JUNK_CLASS = re.compile(r"(?:^|[\s_-])(?:" + "|".join(re.escape(w) for w in JUNK_WORDS) + r")(?:$|[\s_-])", re.I)
+# …but not after a modifier that describes the layout around the article ("main--no-sidebar", "section--has-ads")
+JUNK_CLASS = re.compile(
+    r"(?:^|[\s_-])(?<!no-)(?<!has-)(?<!with-)(?<!without-)(?:" + "|".join(re.escape(w) for w in JUNK_WORDS) + r")(?:$|[\s_-])", re.I
+)
 SKIP_ANCESTORS = ("figure", "aside", "nav", "footer", "header", "form", "button", "figcaption", "noscript", "script", "style", "template")
 NON_ARTICLE_PATH = re.compile(
     r"/(?:tags?|topics?|authors?|autor|autores|auteur|writers?|profile|users?|search|suche|buscar|recherche|login|log-in|"
@@ -118,6 +137,11 @@ PROMOTION = re.compile(
     r"|" + _REQUEST + r"follow us\s*[:：]"
     r"|" + _REQUEST + r"(?:sign up|subscribe|register)\b[^.!?]{0,80}?\bnewsletters?\b"
     r"|" + _REQUEST + r"click here\b"
+    r"|" + _REQUEST + r"(?:please )?subscribe (?:now|today|to (?:our|the)\b)|\bplease subscribe\b|\balready (?:a )?subscriber\b"
+    r"|" + _REQUEST + r"(?:(?:for [^.!?]{0,40}?)?download (?:the|our)\b[^.!?]{0,40}?\bapps?\b)"
+    r"|\bdownload (?:the|our)\b[^.!?]{0,40}?\bapps?\b[^.!?]{0,20}?\b(?:ios|android|app store|google play)\b"
+    r"|\b(?:hier klicken|klicken sie hier|cliquez ici|haga clic aquí|haz clic aquí|pulsa aquí|clicca qui|clique aqui)\b"
+    r"|\b(?:our|nuestro|nuestra|tenemos|unser\w*|notre|nostro|nossa|nosso)\b[^.!?]{0,30}?\b(?:youtube|telegram|whatsapp)\b"
     r"|" + _REQUEST + r"we(?:'|’)?d (?:like|love) to hear (?:from you|what you think)"
     r"|" + _REQUEST + r"we would (?:like|love) to hear (?:from you|what you think)"
     r"|^(?:tell us what you think|what do you think|let us know what you think|join the conversation|leave a comment"
