@@ -95,6 +95,9 @@ def test_when_trafilatura_keeps_nothing_a_page_without_paragraphs_is_its_own_bod
     """The densest holder of its text is the page's container: its runs of text, split at two breaks in a row."""
     import trafilatura
 
+    import crawler.extract.external
+
+    monkeypatch.setattr(crawler.extract.external, "precision_body", lambda *a, **kw: None)
     monkeypatch.setattr(trafilatura, "bare_extraction", lambda *a, **kw: None)
     with caplog.at_level(logging.DEBUG, logger="crawler.extract"):
         result = extracted(tmp_path, divs_and_breaks())
