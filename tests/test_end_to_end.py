@@ -244,7 +244,9 @@ def test_demo_serves_until_stopped_and_then_stops_cleanly(tmp_path, how):
         port = probe.getsockname()[1]
     demo = subprocess.Popen([sys.executable, str(ROOT / "scheduler.py"), "demo", "--port", str(port)], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    watchdog = threading.Timer(240, os.killpg, (demo.pid, signal.SIGKILL))
+    # The crawl and build before serving take seconds alone, minutes on a loaded machine: the watchdog guards
+    # only them; the stop has its own limit below (a stop that hangs fails as a timeout, not as a kill).
+    watchdog = threading.Timer(480, os.killpg, (demo.pid, signal.SIGKILL))
     watchdog.start()
     output = []
     try:
@@ -252,6 +254,7 @@ def test_demo_serves_until_stopped_and_then_stops_cleanly(tmp_path, how):
             output.append(line)
             if "Press Ctrl-C" in line:
                 break
+        watchdog.cancel()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/all.atom", timeout=30) as answer:
             assert feedparser.parse(answer.read()).entries
         os.killpg(demo.pid, how)
