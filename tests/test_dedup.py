@@ -10,6 +10,7 @@ from dedup_pairs import Pipeline, Text, article, material, teaser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crawler.canonical import match_key
 from crawler.dedup import (
     CONTAINED,
     MIN_CONTAINED_WORDS,
@@ -18,6 +19,7 @@ from crawler.dedup import (
     SHINGLE,
     TITLE_AGREES,
     compare,
+    exact_fingerprint,
     lead_keys,
     looks_truncated,
     near_signature,
@@ -116,6 +118,27 @@ def test_candidates_in_one_query_are_those_of_both_indexes(pipeline, texts):
             bands = signature.bands if signature is not None else []
             expected = queries.near_candidates(conn, bands, 4), queries.lead_candidates(conn, keys, 4)
             assert queries.candidates(conn, bands, keys, 4) == expected
+
+
+def test_sqlite_driver_path_answers_as_the_core_statements(pipeline, texts):
+    """On SQLite the lookups every article makes run as SQL text on the driver: the same rows as SQLAlchemy's statements."""
+    for n, text in enumerate(texts[:6]):
+        pipeline.feed(article(text, f"https://a.example/{n}.html", n))
+    conn = pipeline.dedup.batch.conn
+    rng = random.Random(5)
+    for n, text in enumerate(texts[:8]):
+        for probe in (text, teaser(rng, text)):
+            signature, keys = near_signature(probe.text), probe_keys(probe.title, probe.text)
+            bands = signature.bands if signature is not None else [0] * 32
+            params = {**{f"band{i}": h for i, h in enumerate(bands)}, "keys": keys, "limit": 4}
+            rows = conn.execute(queries._CANDIDATES, params).all()
+            core = [(r.id, r.title, r.signature) for r in rows if not r.lead], list(reversed([r.id for r in rows if r.lead]))
+            assert queries.candidates(conn, bands, keys, 4) == core
+            assert rows or n >= 6
+        url, fingerprint = f"http://www.a.example/{n}.html/", exact_fingerprint(text.title, text.text)
+        assert queries.story_for_url(conn, url) == conn.execute(queries._STORY_FOR_KEY, {"key": match_key(url)}).scalar()
+        assert queries.story_for_fingerprint(conn, fingerprint) == conn.execute(queries._STORY_FOR_FINGERPRINT, {"fingerprint": fingerprint}).scalar()
+        assert (queries.story_for_url(conn, url) is not None) == (n < 6)
 
 
 def test_different_stories_sharing_headline_and_lede_stay_apart(pipeline, texts):
