@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from datetime import UTC, datetime
 
 import pytest
 from dedup_pairs import Pipeline, Text, article, material, teaser
@@ -139,6 +140,33 @@ def test_sqlite_driver_path_answers_as_the_core_statements(pipeline, texts):
         assert queries.story_for_url(conn, url) == conn.execute(queries._STORY_FOR_KEY, {"key": match_key(url)}).scalar()
         assert queries.story_for_fingerprint(conn, fingerprint) == conn.execute(queries._STORY_FOR_FINGERPRINT, {"fingerprint": fingerprint}).scalar()
         assert (queries.story_for_url(conn, url) is not None) == (n < 6)
+
+
+def test_sqlite_driver_path_writes_what_the_core_statements_write(tmp_path):
+    """A story, its URL and a page's validators written through the driver are stored as SQLAlchemy stores them
+    (datetimes, a whole second included, JSON lists, bytes)."""
+    when = datetime(2022, 1, 14, 2, 38, 9, tzinfo=UTC)
+    row = {"id": "s1", "url": "https://a.example/1.html", "site": "a", "title": "T", "published": when, "updated": when,
+           "first_seen": when.replace(microsecond=5), "publisher": "P", "publishers": ["P", "Q é"], "authors": [], "topics": ["x"],
+           "language": None, "summary": "", "content_html": "<p>é</p>", "content_text": "é", "image": None, "image_caption": None,
+           "fingerprint": "f" * 40, "content_hash": "h" * 40, "signature": b"\x00\x01"}
+    dumps = []
+    for name, core in (("driver", False), ("core", True)):
+        store = Store(f"sqlite:///{tmp_path}/{name}.sqlite3")
+        with store.engine.begin() as conn:
+            if core:
+                conn.execute(queries._INSERT_STORY, row)
+                conn.execute(queries._SQLITE_UPSERTS.story_url, {"url": row["url"], "story_id": "s1", "first_seen": row["first_seen"]})
+                conn.execute(queries._SQLITE_UPSERTS.validators, {"url": "u", "etag": "e", "last_modified": None, "links": ["l"], "checked": when})
+            else:
+                queries.insert_story(conn, row, [])
+                queries.remember_validators(conn, "u", "e", None, ["l"])
+        store.close()
+        with sqlite3.connect(tmp_path / f"{name}.sqlite3") as db:
+            dumps.append([db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() for table in ("stories", "story_urls", "http_validators")])
+    driver, core = dumps
+    assert driver[0] == core[0] and driver[1] == core[1]
+    assert driver[2][0][:4] == core[2][0][:4]  # (validators' `checked` is now)
 
 
 def test_different_stories_sharing_headline_and_lede_stay_apart(pipeline, texts):

@@ -134,6 +134,27 @@ class _SQLiteText:
 _SQLITE_CANDIDATES = _SQLiteText(_CANDIDATES, "keys")  # (id, title, signature, lead)
 
 
+class _SQLiteWrite:
+    """A Core write compiled once for SQLite (for these columns), run on the driver with each value through its
+    column type's own bind processor (UTC datetimes, JSON lists), as SQLAlchemy would; the cursor, for its rowcount."""
+
+    def __init__(self, statement, columns: Iterable[str] | None = None):
+        dialect = sqlite.dialect()
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns) if columns is not None else None)
+        self.sql = str(compiled)
+        self.names = tuple(compiled.positiontup or [])
+        self.processors = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names)
+
+    def run(self, raw, params: dict) -> Any:
+        return raw.execute(self.sql, [value if process is None else process(value)
+                                      for value, process in zip([params[name] for name in self.names], self.processors)])
+
+
+_SQLITE_STORY_URL = _SQLiteWrite(_SQLITE_UPSERTS.story_url)
+_SQLITE_VALIDATORS = _SQLiteWrite(_SQLITE_UPSERTS.validators)
+_SQLITE_INSERT_STORY: dict[frozenset, _SQLiteWrite] = {}  # by the columns a row gives (all but `pruned`, from Store)
+
+
 def _sqlite(conn: Connection) -> Any:
     """The SQLite driver's connection under `conn` (the same connection, in the same transaction), or None."""
     return conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
@@ -223,7 +244,17 @@ def validators_for(conn: Connection, url: str):
 
 def insert_story(conn: Connection, row: dict, bands: list[int]) -> None:
     """A new story with its URL, LSH bands and teaser keys (a new id has none to replace)."""
-    conn.execute(_INSERT_STORY, row)
+    if (raw := _sqlite(conn)) is not None:
+        columns = frozenset(row)
+        if columns not in _SQLITE_INSERT_STORY:
+            _SQLITE_INSERT_STORY[columns] = _SQLiteWrite(_INSERT_STORY, sorted(columns))
+        insert = _SQLITE_INSERT_STORY[columns]
+        if columns.issuperset(insert.names):  # (else a column default of SQLAlchemy's fills the rest)
+            insert.run(raw, row)
+        else:
+            conn.execute(_INSERT_STORY, row)
+    else:
+        conn.execute(_INSERT_STORY, row)
     add_url(conn, row["id"], row["url"], row["first_seen"])
     _insert_bands(conn, row["id"], bands)
     _insert_lead_keys(conn, row["id"], row["title"], row["content_text"])
@@ -240,13 +271,16 @@ def changed(conn: Connection, story_id: str) -> None:
 
 def add_url(conn: Connection, story_id: str, url: str, seen: datetime) -> bool:
     """Remember another URL of a story; False when it (or another spelling of it) is known already."""
-    statements = upserts(conn)
-    if not conn.execute(statements.story_url, {"url": url, "story_id": story_id, "first_seen": seen}).rowcount:
-        return False
+    row = {"url": url, "story_id": story_id, "first_seen": seen}
     if (raw := _sqlite(conn)) is not None:
+        if not _SQLITE_STORY_URL.run(raw, row).rowcount:
+            return False
         raw.execute(_SQLITE_INSERT_URL_KEY, (_match_key(url), story_id))
-    else:
-        conn.execute(statements.url_key, {"key": _match_key(url), "story_id": story_id})
+        return True
+    statements = upserts(conn)
+    if not conn.execute(statements.story_url, row).rowcount:
+        return False
+    conn.execute(statements.url_key, {"key": _match_key(url), "story_id": story_id})
     return True
 
 
@@ -267,7 +301,10 @@ def replace_bands(conn: Connection, story_id: str, bands: list[int]) -> None:
 
 def remember_validators(conn: Connection, url: str, etag: str | None, last_modified: str | None, links: list[str]) -> None:
     row = {"url": url, "etag": etag, "last_modified": last_modified, "links": links, "checked": utcnow()}
-    conn.execute(upserts(conn).validators, row)
+    if (raw := _sqlite(conn)) is not None:
+        _SQLITE_VALIDATORS.run(raw, row)
+    else:
+        conn.execute(upserts(conn).validators, row)
 
 
 def _insert_bands(conn: Connection, story_id: str, bands: list[int]) -> None:
