@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from datetime import UTC, datetime
 
 import pytest
 from dedup_pairs import Pipeline, Text, article, material, teaser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crawler.canonical import match_key
 from crawler.dedup import (
     CONTAINED,
     MIN_CONTAINED_WORDS,
@@ -18,6 +20,7 @@ from crawler.dedup import (
     SHINGLE,
     TITLE_AGREES,
     compare,
+    exact_fingerprint,
     lead_keys,
     looks_truncated,
     near_signature,
@@ -116,6 +119,54 @@ def test_candidates_in_one_query_are_those_of_both_indexes(pipeline, texts):
             bands = signature.bands if signature is not None else []
             expected = queries.near_candidates(conn, bands, 4), queries.lead_candidates(conn, keys, 4)
             assert queries.candidates(conn, bands, keys, 4) == expected
+
+
+def test_sqlite_driver_path_answers_as_the_core_statements(pipeline, texts):
+    """On SQLite the lookups every article makes run as SQL text on the driver: the same rows as SQLAlchemy's statements."""
+    for n, text in enumerate(texts[:6]):
+        pipeline.feed(article(text, f"https://a.example/{n}.html", n))
+    conn = pipeline.dedup.batch.conn
+    rng = random.Random(5)
+    for n, text in enumerate(texts[:8]):
+        for probe in (text, teaser(rng, text)):
+            signature, keys = near_signature(probe.text), probe_keys(probe.title, probe.text)
+            bands = signature.bands if signature is not None else [0] * 32
+            params = {**{f"band{i}": h for i, h in enumerate(bands)}, "keys": keys, "limit": 4}
+            rows = conn.execute(queries._CANDIDATES, params).all()
+            core = [(r.id, r.title, r.signature) for r in rows if not r.lead], list(reversed([r.id for r in rows if r.lead]))
+            assert queries.candidates(conn, bands, keys, 4) == core
+            assert rows or n >= 6
+        url, fingerprint = f"http://www.a.example/{n}.html/", exact_fingerprint(text.title, text.text)
+        assert queries.story_for_url(conn, url) == conn.execute(queries._STORY_FOR_KEY, {"key": match_key(url)}).scalar()
+        assert queries.story_for_fingerprint(conn, fingerprint) == conn.execute(queries._STORY_FOR_FINGERPRINT, {"fingerprint": fingerprint}).scalar()
+        assert (queries.story_for_url(conn, url) is not None) == (n < 6)
+
+
+def test_sqlite_driver_path_writes_what_the_core_statements_write(tmp_path):
+    """A story, its URL and a page's validators written through the driver are stored as SQLAlchemy stores them
+    (datetimes, a whole second included, JSON lists, bytes)."""
+    when = datetime(2022, 1, 14, 2, 38, 9, tzinfo=UTC)
+    row = {"id": "s1", "url": "https://a.example/1.html", "site": "a", "title": "T", "published": when, "updated": when,
+           "first_seen": when.replace(microsecond=5), "publisher": "P", "publishers": ["P", "Q é"], "authors": [], "topics": ["x"],
+           "language": None, "summary": "", "content_html": "<p>é</p>", "content_text": "é", "image": None, "image_caption": None,
+           "fingerprint": "f" * 40, "content_hash": "h" * 40, "signature": b"\x00\x01"}
+    dumps = []
+    for name, core in (("driver", False), ("core", True)):
+        store = Store(f"sqlite:///{tmp_path}/{name}.sqlite3")
+        with store.engine.begin() as conn:
+            if core:
+                conn.execute(queries._INSERT_STORY, row)
+                conn.execute(queries._SQLITE_UPSERTS.story_url, {"url": row["url"], "story_id": "s1", "first_seen": row["first_seen"]})
+                conn.execute(queries._SQLITE_UPSERTS.validators, {"url": "u", "etag": "e", "last_modified": None, "links": ["l"], "checked": when})
+            else:
+                queries.insert_story(conn, row, [])
+                queries.remember_validators(conn, "u", "e", None, ["l"])
+        store.close()
+        with sqlite3.connect(tmp_path / f"{name}.sqlite3") as db:
+            dumps.append([db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() for table in ("stories", "story_urls", "http_validators")])
+    driver, core = dumps
+    assert driver[0] == core[0] and driver[1] == core[1]
+    assert driver[2][0][:4] == core[2][0][:4]  # (validators' `checked` is now)
 
 
 def test_different_stories_sharing_headline_and_lede_stay_apart(pipeline, texts):
