@@ -56,6 +56,7 @@ class Page:
     _class_words: Counter | None = field(default=None, repr=False)  # class word → how many elements have it
     _declared: list[str | None] = field(default_factory=list, repr=False)  # declared_language(), once found
     _h1: list[str | None] = field(default_factory=list, repr=False)
+    _title: list[str | None] = field(default_factory=list, repr=False)  # title(), once found: the parser and the standfirst ask
     source: str | None = field(default=None, repr=False)  # the HTML it was parsed from, for `mentions`
 
     @classmethod
@@ -86,7 +87,7 @@ class Page:
                 if not isinstance(node.root, str):
                     node.drop()
         self._meta = self._site_names = self._body_text = self._class_words = None
-        self._declared, self._h1 = [], []
+        self._declared, self._h1, self._title = [], [], []
 
     def mentions(self, *words: str) -> bool:
         """Whether the page's HTML holds any of these words at all (an attribute value an XPath looks for, say): a
@@ -206,6 +207,11 @@ class Page:
 
     def title(self) -> str | None:
         """Headline: JSON-LD, Open Graph, the article's `<h1>`, then `<title>`; the site name never."""
+        if not self._title:
+            self._title.append(self._find_title())
+        return self._title[0]
+
+    def _find_title(self) -> str | None:
         sites = self.site_names()
         h1 = self.h1()
         for candidate in (clean_text(self.article_ld().get("headline")), self.meta("og:title", "twitter:title"), h1):

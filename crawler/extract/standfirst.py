@@ -78,8 +78,15 @@ def _shown_description(page: Page) -> Any | None:
 
 def _marked_lead(page: Page) -> Any | None:
     """The first element after the headline marked as a standfirst that reads as one paragraph of text."""
+    marked: dict[tuple, bool] = {}  # a page repeats its classes: each class and id read once
     for element in xp(page.selector.root, _MARKED):
-        if element.tag in INLINE_TAGS or not LEAD_CLASS.search(f"{element.get('class', '')} {element.get('id', '')}"):
+        if element.tag in INLINE_TAGS:
+            continue
+        names = (element.get("class", ""), element.get("id", ""))
+        lead = marked.get(names)
+        if lead is None:
+            lead = marked[names] = bool(LEAD_CLASS.search(f"{names[0]} {names[1]}"))
+        if not lead:
             continue
         if _TOO_LONG(element):
             continue
