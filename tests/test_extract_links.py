@@ -127,6 +127,8 @@ def test_read_also_lines_in_many_languages_are_left_out_even_without_a_link(tmp_
     ("See also the way the council handled the flood defences last year, residents said, when the works ran "
      "a full six months late and the costs doubled before anyone was told."),
     "Watch the river, the old ferryman said: it tells you before the council does when the bridge will close again.",
+    "LEE: We saw the smoke from the harbour first, and then the whole ridge was burning.",  # a transcript's speakers
+    "Mira: Did the ferry ever come back after the storm?",
 ])
 def test_a_sentence_that_starts_like_a_pointer_is_text(tmp_path, sentence):
     html = article(related=False, row=False, trailing=False).replace(f"<p>{PROSE[2]}</p>", f"<p>{sentence}</p><p>{PROSE[2]}</p>")

@@ -53,8 +53,12 @@ READ_ALSO = (
     r"čtěte také|читайте также|читайте також|похожие (?:статьи|новости)|関連記事|相关阅读|相关文章|관련\s?기사)"
 )
 # …and the bare imperatives a headline of another story follows ("Lea: …", "MIRA: …", "Watch: …"), with a colon only
+# and, as a headline, no sentence's closing stop: "LEE: We saw the smoke first." is a line of an interview's transcript
 POINTER = r"(?:read|watch|lea|lee|mira|ver|leia|veja|leggi|guarda|lire|voir|czytaj|zobacz)"
-_BOILERPLATE += [re.compile(rf"^{READ_ALSO}\W*$", re.I), re.compile(rf"^(?:{READ_ALSO}\s*[:：|»›]|{POINTER}\s*[:：])\s*\S.{{0,180}}$", re.I)]
+_BOILERPLATE += [
+    re.compile(rf"^{READ_ALSO}\W*$", re.I),
+    re.compile(rf"^(?:{READ_ALSO}\s*[:：|»›]\s*\S.{{0,180}}|{POINTER}\s*[:：]\s*\S.{{0,180}}(?<![.!?。！？]))$", re.I),
+]
 BOILERPLATE_LINE = re.compile("|".join(f"(?:{p.pattern})" for p in _BOILERPLATE), re.I)  # one search instead of one each
 # An affiliate or advertiser disclosure: "We may receive compensation when you click…", "… mit Affiliate-Links versehen".
 DISCLOSURE = re.compile(
