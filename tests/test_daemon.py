@@ -179,12 +179,15 @@ def test_crawl_killed_midway_loses_nothing_committed_and_next_run_completes(tmp_
 
 
 def test_two_concurrent_runs_do_not_both_crawl(tmp_path, small_site):
-    with SampleSiteServer(small_site, delay=0.01) as server:
+    # Every answer takes 2 s while the second run starts, so the first is still crawling then (on a quick machine
+    # it used to finish the small site before the second had started: a race); then the site answers at once.
+    with SampleSiteServer(small_site, delay=2.0) as server:
         write_config(tmp_path, server.url)
         first = spawn("once", cwd=tmp_path)
         wait_until(lambda: (tmp_path / "data" / "refeed.sqlite3.limitedtimes.lock").exists(), what="the first run's lock")
         second = spawn("once", cwd=tmp_path)
         out2, err2 = second.communicate(timeout=300)
+        server.delay = 0.01
         out1, err1 = first.communicate(timeout=300)
         fetched = [path for _, path, status in server.requests if is_article(path) and status == 200]
     assert first.returncode == 0, err1[-2000:]
