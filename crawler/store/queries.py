@@ -105,62 +105,52 @@ _match_key = functools.lru_cache(maxsize=1024)(match_key)  # a new URL is looked
 # statements above: no second copy to keep in step; other backends run those statements as they are.
 
 
-class _SQLiteText:
-    """A Core statement compiled once for SQLite, run on the driver: its positional parameters from a dict, an
-    expanding one (`name IN (…)`) given its list."""
+class _SQLiteStatement:
+    """A Core statement compiled once for SQLite (for these columns), run on the driver: its positional parameters
+    from a dict, the statement's own (a LIMIT) filled in, each value through its column type's bind processor (UTC
+    datetimes, JSON lists) as SQLAlchemy would, an expanding one (`name IN (…)`) given its list; the cursor, for
+    its rowcount or its rows."""
 
-    def __init__(self, statement, expanding: str):
-        compiled = statement.compile(dialect=sqlite.dialect())
-        self.expanding, self.names, self.defaults = expanding, list(compiled.positiontup or []), compiled.params
-        self.head, _, self.tail = str(compiled).partition(f"(__[POSTCOMPILE_{expanding}])")
-
-    def run(self, raw, params: dict) -> list[tuple]:
-        values = {**self.defaults, **params}
-        many = values[self.expanding]
-        args: list = []
-        for name in self.names:
-            if name == self.expanding:
-                args.extend(many)
-            else:
-                args.append(values[name])
-        return raw.execute(f"{self.head}({', '.join('?' * len(many))}){self.tail}", args).fetchall()
-
-
-_SQLITE_CANDIDATES = _SQLiteText(_CANDIDATES, "keys")  # (id, title, signature, lead)
-
-
-class _SQLiteWrite:
-    """A Core statement compiled once for SQLite (for these columns), run on the driver with each value through its
-    column type's own bind processor (UTC datetimes, JSON lists), as SQLAlchemy would, and the statement's own
-    parameters (a LIMIT) filled in; the cursor, for its rowcount or its rows."""
-
-    def __init__(self, statement, columns: Iterable[str] | None = None):
+    def __init__(self, statement, columns: Iterable[str] | None = None, expanding: str | None = None):
         dialect = sqlite.dialect()
         compiled = statement.compile(dialect=dialect, column_keys=list(columns) if columns is not None else None)
-        self.sql, self.defaults = str(compiled), compiled.params
+        self.sql, self.defaults, self.expanding = str(compiled), compiled.params, expanding
         self.names = tuple(compiled.positiontup or [])
-        self.processors = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names)
+        self.processors = tuple(
+            None if name == expanding else compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in self.names
+        )
+        self.head, _, self.tail = self.sql.partition(f"(__[POSTCOMPILE_{expanding}])")
 
     def args(self, params: dict) -> list:
-        values = (params[name] if name in params else self.defaults[name] for name in self.names)
-        return [value if process is None else process(value) for value, process in zip(values, self.processors)]
+        args: list = []
+        for name, process in zip(self.names, self.processors):
+            value = params[name] if name in params else self.defaults[name]
+            if name == self.expanding:
+                args.extend(value)
+            else:
+                args.append(value if process is None else process(value))
+        return args
 
     def run(self, raw, params: dict) -> Any:
-        return raw.execute(self.sql, self.args(params))
+        if self.expanding is None:
+            return raw.execute(self.sql, self.args(params))
+        return raw.execute(f"{self.head}({', '.join('?' * len(params[self.expanding]))}){self.tail}", self.args(params))
 
     def run_many(self, raw, rows: Iterable[dict]) -> Any:
         return raw.executemany(self.sql, [self.args(row) for row in rows])
 
 
-_SQLITE_STORY_FOR_KEY = _SQLiteWrite(_STORY_FOR_KEY)
-_SQLITE_STORY_FOR_FINGERPRINT = _SQLiteWrite(_STORY_FOR_FINGERPRINT)
-_SQLITE_INSERT_BANDS = _SQLiteWrite(_INSERT_BANDS, ("band", "hash", "story_id"))
-_SQLITE_INSERT_LEAD_KEYS = _SQLiteWrite(_INSERT_LEAD_KEYS, ("hash", "story_id"))
-_SQLITE_INSERT_URL_KEY = _SQLiteWrite(_SQLITE_UPSERTS.url_key, ("key", "story_id"))
-_SQLITE_CHANGED = _SQLiteWrite(_SQLITE_UPSERTS.changed, ("story_id", "mark"))
-_SQLITE_STORY_URL = _SQLiteWrite(_SQLITE_UPSERTS.story_url)
-_SQLITE_VALIDATORS = _SQLiteWrite(_SQLITE_UPSERTS.validators)
-_SQLITE_INSERT_STORY: dict[frozenset, _SQLiteWrite] = {}  # by the columns a row gives (all but `pruned`, from Store)
+_SQLITE_CANDIDATES = _SQLiteStatement(_CANDIDATES, expanding="keys")  # (id, title, signature, lead)
+_SQLITE_STORY_FOR_KEY = _SQLiteStatement(_STORY_FOR_KEY)
+_SQLITE_STORY_FOR_FINGERPRINT = _SQLiteStatement(_STORY_FOR_FINGERPRINT)
+_SQLITE_INSERT_BANDS = _SQLiteStatement(_INSERT_BANDS, ("band", "hash", "story_id"))
+_SQLITE_INSERT_LEAD_KEYS = _SQLiteStatement(_INSERT_LEAD_KEYS, ("hash", "story_id"))
+_SQLITE_INSERT_URL_KEY = _SQLiteStatement(_SQLITE_UPSERTS.url_key, ("key", "story_id"))
+_SQLITE_CHANGED = _SQLiteStatement(_SQLITE_UPSERTS.changed, ("story_id", "mark"))
+_SQLITE_STORY_URL = _SQLiteStatement(_SQLITE_UPSERTS.story_url)
+_SQLITE_VALIDATORS = _SQLiteStatement(_SQLITE_UPSERTS.validators)
+_SQLITE_INSERT_STORY: dict[frozenset, _SQLiteStatement] = {}  # by the columns a row gives (all but `pruned`, from Store)
 
 
 def _sqlite(conn: Connection) -> Any:
@@ -209,7 +199,7 @@ def candidates(conn: Connection, bands: list[int], keys: list[int], limit: int =
         return near_candidates(conn, bands, limit), lead_candidates(conn, keys, limit)
     params = {**{f"band{i}": h for i, h in enumerate(bands)}, "keys": keys, "limit": limit}
     raw = _sqlite(conn)
-    rows = _SQLITE_CANDIDATES.run(raw, params) if raw is not None else conn.execute(_CANDIDATES, params).all()
+    rows = _SQLITE_CANDIDATES.run(raw, params).fetchall() if raw is not None else conn.execute(_CANDIDATES, params).all()
     near = [(story_id, title, signature) for story_id, title, signature, lead in rows if not lead]
     return near, list(reversed([row[0] for row in rows if row[3]]))
 
@@ -255,7 +245,7 @@ def insert_story(conn: Connection, row: dict, bands: list[int]) -> None:
     if (raw := _sqlite(conn)) is not None:
         columns = frozenset(row)
         if columns not in _SQLITE_INSERT_STORY:
-            _SQLITE_INSERT_STORY[columns] = _SQLiteWrite(_INSERT_STORY, sorted(columns))
+            _SQLITE_INSERT_STORY[columns] = _SQLiteStatement(_INSERT_STORY, sorted(columns))
         insert = _SQLITE_INSERT_STORY[columns]
         if columns.issuperset(insert.names):  # (else a column default of SQLAlchemy's fills the rest)
             insert.run(raw, row)
