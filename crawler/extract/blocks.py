@@ -66,7 +66,7 @@ def body_blocks(
     enclosing: dict[Any, bool] = {}  # element → whether it or an ancestor below the body is a block, a box or junk
     nodes = xp(body.root, BLOCKS_XPATH)
     if loose:
-        nodes = _with_loose_text(body.root, nodes, junk, classed)
+        nodes = _with_loose_text(body.root, nodes, junk, classed, enclosing)
     for node in nodes:
         if _nested(node, body.root, junk, enclosing):
             if junk and _in_furniture(node, body.root):
@@ -95,11 +95,11 @@ def body_blocks(
     return result
 
 
-def _with_loose_text(root: Any, blocks: list[Any], junk: bool, classed: bool = False) -> list[Any]:
+def _with_loose_text(root: Any, blocks: list[Any], junk: bool, classed: bool = False, enclosing: dict[Any, bool] | None = None) -> list[Any]:
     """The blocks and, in document order among them, a paragraph for each run of text the body itself or a bare
     `<div>` (no class, no id: a div used as a paragraph, not a box) holds outside its blocks: its own text and its
     inline children's, up to its next child that is a block or a div."""
-    divs = [div for div in xp(root, ".//div" if classed else ".//div[not(@class or @id)]") if not _nested(div, root, junk)]
+    divs = [div for div in xp(root, ".//div" if classed else ".//div[not(@class or @id)]") if not _nested(div, root, junk, enclosing)]
     runs = [run for div in ([root] if root.tag not in BLOCK_TAGS else []) + divs for run in _loose_runs(div)]
     if not runs:
         return blocks
