@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from local_pages import PAGES, page
 
+from crawler.extract import dates
 from crawler.extract.article import looks_like_article
 from crawler.extract.dates import parse_datetime
 from crawler.extract.page import Page
@@ -35,6 +36,20 @@ def test_iso_dates_become_utc():
 @pytest.mark.parametrize("text", ["Latest", "now", "", "Read more", None])
 def test_words_are_no_dates(text):
     assert parse_datetime(text) is None
+
+
+def test_dates_read_as_dateparser_reads_them_whatever_came_before():
+    """The page's languages' parser is made once and kept: what it read before never changes what it reads next."""
+    import dateparser
+
+    settings = {"RETURN_AS_TIMEZONE_AWARE": True, "TIMEZONE": "UTC", "TO_TIMEZONE": "UTC", "PREFER_DATES_FROM": "past"}
+    texts = ["Dienstag, 1. Februar 2022", "06.10.2023", "11 maja 2021, 11:49", "le 11 septembre 2018 à 12:57", "Épisode 13", "2022年1月8日"]
+    for languages in (["de", "en"], ["fr", "en"], ["pl", "en"], None):
+        expected = [dateparser.parse(text, languages=languages, settings=settings) for text in texts]
+        for order in (texts, texts[::-1]):
+            dates._parse_datetime_cached.cache_clear()  # each text read again, after the others
+            read = {text: parse_datetime(text, languages, anywhere=False) for text in order}
+            assert [read[text] for text in texts] == expected
 
 
 def test_title_loses_the_site_name():

@@ -32,17 +32,17 @@ def combine(own: Extracted, generic: Extracted) -> Extracted:
         own.publisher, own.credit = publisher, credit
         return own if word_count(own.text) >= MIN_ARTICLE_WORDS else Extracted(blocks=[], publisher=publisher, credit=credit)
     grams = [_grams(TOKEN.findall(text)) for _, _, text in generic.blocks]
-    found = [Counter(g) for g in grams]
     everything = Counter(chain.from_iterable(grams))
-    where: dict[str, list[tuple[int, int]]] = {}  # shingle → (generic block, count): overlaps without a Counter per pair
-    for index, shingles in enumerate(found):
-        for gram, count in shingles.items():
-            where.setdefault(gram, []).append((index, count))
     own_tokens = [TOKEN.findall(text) for _, _, text in own.blocks]  # own.text's tokens are its blocks' in a row
     own_all = Counter(_grams(list(chain.from_iterable(own_tokens))))
     covered = _common(own_all, everything) / max(1, sum(everything.values()))
     if not own.blocks or covered < COVERED:
         return Extracted(blocks=generic.blocks, publisher=publisher, credit=credit)
+    found = [Counter(g) for g in grams]
+    where: dict[str, list[tuple[int, int]]] = {}  # shingle → (generic block, count): overlaps without a Counter per pair
+    for index, shingles in enumerate(found):
+        for gram, count in shingles.items():
+            where.setdefault(gram, []).append((index, count))
     after: dict[int, list] = {}
     last, heading = -1, None  # heading: the container's subheading trafilatura cut right before the block under way
     for block, tokens in zip(own.blocks, own_tokens):
