@@ -62,7 +62,7 @@ def body_blocks(
         for node in select(body, css):
             if not isinstance(node.root, str):
                 node.drop()
-    languages = page.date_languages()
+    page.body_text()  # read before the walk writes breaks and absolute links into the tree: languages are detected in it
     enclosing: dict[Any, bool] = {}  # element → whether it or an ancestor below the body is a block, a box or junk
     nodes = xp(body.root, BLOCKS_XPATH)
     if loose:
@@ -84,7 +84,7 @@ def body_blocks(
         if credit:
             result.credit = credit
             continue
-        if is_boilerplate(text) or _only_a_date(text, languages):
+        if is_boilerplate(text) or _only_a_date(text, page):
             continue
         if _links_not_text(node, tag, text):
             result.link_lists.add(fold(text))
@@ -176,15 +176,16 @@ def _promotion(text: str) -> bool:
 _DATE_SHAPE = re.compile(r"\d.*[^\W\d_]{2}|[^\W\d_]{2}.*\d|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,2}:\d{2}|\d\s*[年月日]")
 
 
-def _only_a_date(text: str, languages: list[str] | None = None) -> bool:
+def _only_a_date(text: str, page: Page) -> bool:
     """A dateline block (`8. Januar 2022`, `2022年1月8日`, `Jan. 8, 2022 10:15`): metadata, not article text.
 
-    Read in `languages` only (the page's own and English) when the page declares one: a dateline is written in
-    the page's language, and asking dateparser in every language it knows cost a crawl more than fetching.
+    Read in the page's date languages only (its own and English) when it has one: a dateline is written in the
+    page's language, and asking dateparser in every language it knows cost a crawl more than fetching. They are
+    asked for only here, for a block shaped like a date: a page that declares no language has its text's detected.
     """
     if len(text) > 40 or len(text.split()) > 6 or not _DATE_SHAPE.search(text):
         return False
-    return _reads_as_date(text, tuple(languages or ()))
+    return _reads_as_date(text, tuple(page.date_languages() or ()))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -64,23 +64,21 @@ def precision_body(page: Page, own_chars: int = 0, compare: bool | None = None):
     from trafilatura.core import _forum_thread_page, compare_extraction, extract_content
     from trafilatura.htmlprocessing import convert_tags, prune_unwanted_nodes, tree_cleaning
     from trafilatura.settings import Document, Extractor
-    from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH, REMOVE_COMMENTS_XPATH
+    from trafilatura.xpaths import REMOVE_COMMENTS_XPATH
 
     options = Extractor(output_format="html", precision=True, comments=False, tables=True, images=False, url=page.url)
-    root = tree = page.selector.root  # only read, and copied for what changes it: copied once only when pruned
+    root = page.selector.root  # only read: what changes a tree gets a copy of its own, and the cleaning takes the pruned one
     try:
-        forum = _forum_thread_page(tree)
-        if page.mentions(*RAW_PRUNE_MARKS):  # else none of its boxes is on the page, and its XPaths walk the tree for nothing
-            tree = prune_unwanted_nodes(copy(root), RAW_TREE_PRUNE_XPATH)
+        forum = _forum_thread_page(root)
         comments = _comment_boxes(page)  # else its comment prunes, on the raw tree and the cleaned one, find nothing
-        if comments:  # comments off: the raw tree is pruned too
-            tree = prune_unwanted_nodes(copy(root) if tree is root else tree, REMOVE_COMMENTS_AND_LISTS_XPATH)
-        cleaned = convert_tags(tree_cleaning(copy(tree), options), options, page.url)  # as its _prepare_tree…
+        tree = _pruned(page, comments)
+        cleaned = convert_tags(tree_cleaning(copy(root) if tree is root else tree, options), options, page.url)  # as its _prepare_tree…
         if comments and not forum:
             cleaned = prune_unwanted_nodes(cleaned, REMOVE_COMMENTS_XPATH)
         body, text = extract_content(cleaned, options)
         if compare or compare is None and _compared(body, text, own_chars):  # …whose backup, cleaned, only this reads
-            body, text = compare_extraction(tree_cleaning(copy(tree), options), copy(tree), body, text, options)
+            tree = _pruned(page, comments)  # the cleaning took the pruned copy: pruned again, a copy readability may keep
+            body, text = compare_extraction(tree_cleaning(copy(tree), options), copy(tree) if tree is root else tree, body, text, options)
     except (TypeError, ValueError):  # as bare_extraction: an extraction problem is no result
         logger.debug("trafilatura found no body on %s", page.url, exc_info=True)
         return None
@@ -89,6 +87,20 @@ def precision_body(page: Page, own_chars: int = 0, compare: bool | None = None):
     document = Document()
     document.body, document.raw_text = body, text
     return document
+
+
+def _pruned(page: Page, comments: bool):
+    """The page's tree as trafilatura's sequence prunes it before cleaning: a copy without the boxes of its raw-tree
+    prune and, comments off, without comment boxes and lists; the page's own tree itself when neither is on it."""
+    from trafilatura.htmlprocessing import prune_unwanted_nodes
+    from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
+
+    root = tree = page.selector.root
+    if page.mentions(*RAW_PRUNE_MARKS):  # else none of its boxes is on the page, and its XPaths walk the tree for nothing
+        tree = prune_unwanted_nodes(copy(root), RAW_TREE_PRUNE_XPATH)
+    if comments:
+        tree = prune_unwanted_nodes(copy(root) if tree is root else tree, REMOVE_COMMENTS_AND_LISTS_XPATH)
+    return tree
 
 
 def _comment_boxes(page: Page) -> bool:

@@ -36,12 +36,17 @@ def markup_body(page: Page) -> Extracted:
 def densest_container(selector: Selector) -> Selector | None:
     """The element whose own paragraphs (and those of wrappers one level down) carry the most text."""
     scores: Counter = Counter()
+    boxed: dict[Any, bool] = {}  # parent → whether it is furniture: a page's paragraphs share a few parents
     for element in xp(selector.root, "//body//p"):
+        parent = element.getparent()
+        if parent is None:
+            continue
+        if parent not in boxed:
+            boxed[parent] = parent.tag in SKIP_ANCESTORS or is_junk(parent)
+        if boxed[parent]:
+            continue
         length = word_count(" ".join(xp(element, ".//text()")))
         if length < 5:
-            continue
-        parent = element.getparent()
-        if parent is None or is_junk(parent) or parent.tag in SKIP_ANCESTORS:
             continue
         scores[parent] += length
         grand = parent.getparent()
