@@ -144,3 +144,21 @@ def test_a_date_written_out_near_the_headline_is_the_published_date(where):
     body = VISIBLE_DATES[where].format(long=long)
     html = f'<html lang="de"><head><title>Brücke</title></head><body><h1>Brücke wird erneuert</h1>{body}</body></html>'
     assert Page.from_text(html, "https://example.org/a").published() == datetime(2021, 3, 3, tzinfo=UTC)
+
+
+def test_page_wrapped_in_a_form_extracts_its_article(tmp_path):
+    """ASP.NET pages wrap the whole page in one `<form>`: the form and its fields are elements like any other to
+    every step (the page is parsed without lxml.html's form-field classes)."""
+    paragraphs = [f"Paragraph {i} of the council's report says the new bridge opens in spring, after two years of work on it." for i in range(8)]
+    html = (
+        "<html><head><title>Bridge opens in spring</title></head><body><form id='aspnetForm' action='/x' method='post'>"
+        "<input type='hidden' name='__VIEWSTATE' value='abc'><article><h1>Bridge opens in spring</h1>"
+        + "".join(f"<p>{text}</p>" for text in paragraphs)
+        + "</article><label for='q'>Search</label><input id='q' name='q'><select name='s'><option>All</option></select>"
+        "<textarea name='t'>Write to us</textarea></form></body></html>"
+    )
+    path = tmp_path / "form.html"
+    path.write_text(html, encoding="utf-8")
+    result = extract_one(path)
+    assert result["title"] == "Bridge opens in spring"
+    assert result["content_text"].split("\n\n") == paragraphs

@@ -6,11 +6,9 @@ import logging
 import re
 from copy import copy
 
-from parsel import Selector
-
 from crawler.extract.blocks import Extracted, body_blocks
 from crawler.extract.page import Page
-from crawler.extract.tree import xp
+from crawler.extract.tree import html_selector, xp
 
 __all__ = ["COMPARED_BELOW", "GENERIC_FAVOR", "extract_generic_body"]
 
@@ -51,7 +49,7 @@ def extract_generic_body(page: Page, favor: str | None = GENERIC_FAVOR, own_char
         result = None
     if not result:
         return Extracted(blocks=[])
-    selector = Selector(text=result, type="html")
+    selector = html_selector(result)
     return body_blocks(page, selector.css("body")[0] if selector.css("body") else selector, junk=False)
 
 

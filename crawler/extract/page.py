@@ -19,7 +19,7 @@ from crawler.extract.dates import ISO_DATE, parse_datetime
 from crawler.extract.encoding import decode_html, encodable
 from crawler.extract.language import detect_language
 from crawler.extract.text import clean_text, clean_title, fold, publisher_from, split_authors
-from crawler.extract.tree import compiled_css, compiled_xpath, select, string_of, xp
+from crawler.extract.tree import compiled_css, compiled_xpath, html_selector, select, string_of, xp
 from crawler.extract.vocabulary import (
     AUTHOR_MARKUP,
     AUTHOR_META,
@@ -61,7 +61,7 @@ class Page:
 
     @classmethod
     def from_text(cls, html: str, url: str) -> Page:
-        selector = Selector(text=encodable(html) or "<html></html>", type="html")  # an `<?xml` declaration makes no XML page
+        selector = html_selector(encodable(html) or "<html></html>")  # an `<?xml` declaration makes no XML page
         etree.strip_tags(selector.root, etree.Comment, etree.ProcessingInstruction)  # as trafilatura's own parser leaves them
         return cls(url=url, selector=selector, source=html)
 

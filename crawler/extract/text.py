@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -78,8 +79,12 @@ def split_authors(text: str | None) -> list[str]:
     return [n for n in names if n and len(n.split()) <= 5 and any(c.isalpha() for c in n)]
 
 
+@functools.lru_cache(maxsize=1024)
 def is_boilerplate(text: str) -> bool:
-    """A line that is no article text: "Read more", "Advertisement", a `Source:` line, a credit line, a caption, …"""
+    """A line that is no article text: "Read more", "Advertisement", a `Source:` line, a credit line, a caption, …
+
+    Remembered for the last texts asked: a page's paragraphs are asked in its container, again in trafilatura's
+    body and again by the Clean stage."""
     text = " ".join(text.split())
     if BOILERPLATE_LINE.match(text) or PUBLISHER_LINE.match(text) or CREDIT_LINE.match(text):  # each pattern starts with ^
         return True
@@ -101,8 +106,10 @@ def _disclosure(text: str) -> bool:
     return any(hint in folded for hint in DISCLOSURE_HINTS) and bool(DISCLOSURE.search(text)) and word_count(text) <= DISCLOSURE_WORDS
 
 
+@functools.lru_cache(maxsize=1024)
 def publisher_from(text: str) -> str | None:
-    """The publisher a `Source: X` line (`Quelle: X`, `Fuente: X`, …) names; None for any other line."""
+    """The publisher a `Source: X` line (`Quelle: X`, `Fuente: X`, …) names; None for any other line (remembered, as
+    is_boilerplate's answers)."""
     match = PUBLISHER_LINE.match(" ".join(text.split()))
     return match.group(1) if match else None
 
