@@ -200,7 +200,12 @@ def _block_text(element: Any) -> str:
     if element.tag in ("ul", "ol"):
         items = (string_of(li) for li in xp(element, "./li"))
         return " ".join(" ".join(text.split()) for text in items if text.strip()) or " ".join(" ".join(xp(element, ".//text()")).split())
-    return " ".join(" ".join(xp(element, ".//text()[not(ancestor::script or ancestor::style)]")).split())
+    return " ".join(" ".join(xp(element, _TEXT)).split())
+
+
+# Its text but scripts' and styles': the HTML parser gives those raw text and no elements, so a text's parent says it
+# (an `ancestor::` test walks every text's ancestors up to the root).
+_TEXT = ".//text()[not(parent::script or parent::style)]"
 
 
 def _nested(element, body_root, junk: bool = True, enclosing: dict[Any, bool] | None = None) -> bool:

@@ -27,7 +27,7 @@ _FURNITURE = tuple(tag for tag in SKIP_ANCESTORS if tag != "header") + ("a",)  #
 # classes read in Python: fast. `(//h1)[1]/following::… | //body[not(.//h1)]//…` written on the descendant axis, as
 # tree.compiled_xpath writes an expression without positions (this one has one): the same nodes in 0.6 of the time.
 _MARKED = "(/descendant::h1)[1]/following::*[@class or @id] | /descendant::body[not(descendant::h1)]/descendant::*[@class or @id]"
-_TEXT = compiled_xpath(".//text()[not(ancestor::script or ancestor::style)]")
+_TEXT = compiled_xpath(".//text()[not(parent::script or parent::style)]")  # as blocks._block_text reads a block's text
 _TOO_LONG = compiled_xpath(f"string-length(normalize-space(.)) > {2 * LEAD_CHARACTERS}")  # before reading the text
 _NESTED = compiled_xpath("count(.//p | .//li | .//div | .//h2 | .//h3 | .//br)")
 _SHOWING = etree.XPath("/descendant::body/descendant::text()[contains(., $probe)]")  # `//body//text()…`; smart strings: each knows its parent
