@@ -67,8 +67,8 @@ def precision_body(page: Page, own_chars: int = 0, compare: bool | None = None):
     options = Extractor(output_format="html", precision=True, comments=False, tables=True, images=False, url=page.url)
     root = page.selector.root  # only read: what changes a tree gets a copy of its own, and the cleaning takes the pruned one
     try:
-        forum = _forum_thread_page(root)
         comments = _comment_boxes(page)  # else its comment prunes, on the raw tree and the cleaned one, find nothing
+        forum = comments and _forum_thread_page(root)  # a forum's posts are no comments: read from the raw tree, and only then
         tree = _pruned(page, comments)
         cleaned = convert_tags(tree_cleaning(copy(root) if tree is root else tree, options), options, page.url)  # as its _prepare_tree…
         if comments and not forum:
